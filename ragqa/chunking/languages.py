@@ -1,0 +1,47 @@
+"""File name → (language, kind). `kind` picks the chunker: code, docs or plain text."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+CODE_EXTENSIONS = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript",
+    ".tsx": "tsx", ".go": "go", ".rs": "rust", ".java": "java", ".kt": "kotlin",
+    ".kts": "kotlin", ".scala": "scala", ".swift": "swift", ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp",
+    ".rb": "ruby", ".php": "php", ".lua": "lua", ".sh": "bash", ".bash": "bash",
+    ".zsh": "bash", ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".hs": "haskell",
+    ".ml": "ocaml", ".dart": "dart", ".r": "r", ".jl": "julia", ".zig": "zig", ".vue": "vue",
+    ".svelte": "svelte", ".sql": "sql", ".pl": "perl", ".clj": "clojure", ".groovy": "groovy",
+}
+DOCS_EXTENSIONS = {
+    ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".rst": "rst",
+}
+TEXT_LANGUAGES = {
+    ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".ini": "ini",
+    ".cfg": "ini", ".txt": "text", ".html": "html", ".css": "css", ".xml": "xml",
+    ".adoc": "asciidoc", ".tex": "latex", ".proto": "proto", ".graphql": "graphql",
+}
+SPECIAL_NAMES = {
+    "dockerfile": ("dockerfile", "text"), "makefile": ("make", "text"),
+    "readme": ("text", "docs"), "license": ("text", "text"), "changelog": ("text", "docs"),
+}
+# tree-sitter-language-pack grammar names where they differ from ours.
+GRAMMARS = {"csharp": "c_sharp"}
+
+
+def detect(path: str) -> tuple[str, str]:
+    """The language and the kind ("code" | "docs" | "text") of a file, by its name."""
+    pure = PurePosixPath(path)
+    suffix = pure.suffix.lower()
+    if suffix in CODE_EXTENSIONS:
+        return CODE_EXTENSIONS[suffix], "code"
+    if suffix in DOCS_EXTENSIONS:
+        return DOCS_EXTENSIONS[suffix], "docs"
+    if suffix in TEXT_LANGUAGES:
+        return TEXT_LANGUAGES[suffix], "text"
+    special = SPECIAL_NAMES.get(pure.stem.lower())
+    if special:
+        return special
+    return "text", "text"

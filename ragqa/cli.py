@@ -1,0 +1,134 @@
+"""The `ragqa` command: translates arguments to service calls and results to text or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichBars
+from rich.table import Table
+
+from ragqa.errors import RagqaError
+from ragqa.settings import Settings
+
+app = typer.Typer(help=__doc__ and "Ask a codebase: answers with links to the exact lines.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+err = Console(stderr=True)
+out = Console()
+
+
+class BarsProgress:
+    """Rich progress bars on stderr (only on a terminal), plus notes for the user."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.bars = RichBars(TextColumn("{task.description:>10}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                             transient=True, disable=not err.is_terminal)
+        self.task: TaskID | None = None
+
+    def stage(self, name: str, total: int | None) -> None:
+        if self.task is not None:
+            self.bars.update(self.task, completed=self.bars.tasks[-1].total or 0)
+        self.task = self.bars.add_task(name, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task, amount)
+
+    def note(self, message: str, *, verbose: bool = False) -> None:
+        if self.verbose or not verbose:
+            err.print(message, markup=False, highlight=False)
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(
+        help="Git URL (https, ssh, git@host:o/r, file://), local repo, folder, or a project "
+             "name to refresh.")],
+    name: Annotated[str | None, typer.Option(help="Project key (default: the repo name).")] = None,
+    ref: Annotated[str | None, typer.Option(help="Branch, tag or commit SHA.")] = None,
+    web_url: Annotated[str | None, typer.Option(
+        help="Base of links, e.g. https://github.com/psf/requests.")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Only paths matching (gitignore glob).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Skip paths matching (gitignore glob).")] = None,
+    audience: Annotated[str | None, typer.Option(help="Who answers are written for.")] = None,
+    instructions: Annotated[str | None, typer.Option(help="Extra instructions for answers.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+) -> None:
+    """Index a repository or folder (again: only what changed is re-embedded)."""
+    from ragqa.ingest import Ingester, IngestRequest
+
+    progress = BarsProgress(verbose)
+    with progress.bars:
+        ingester = Ingester(Settings(), progress)
+        summary = ingester.ingest(IngestRequest(
+            source=source, name=name, ref=ref, web_url=web_url, include=include or None,
+            exclude=exclude or None, audience=audience, instructions=instructions))
+    if as_json:
+        print(summary.model_dump_json())
+        return
+    rate = summary.embedded / summary.seconds if summary.seconds else 0.0
+    print(
+        f"{summary.project} @ {summary.commit[:12]}: {summary.files} files, "
+        f"{summary.chunks} chunks (+{summary.added} ~{summary.updated} -{summary.deleted} files"
+        f"{f', {summary.renamed} renamed' if summary.renamed else ''}; "
+        f"{summary.skipped} skipped), {summary.embedded} embedded in {summary.seconds:.1f} s "
+        f"({rate:.1f} chunks/s)")
+
+
+@app.command()
+def projects(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List the indexed projects."""
+    from ragqa.ingest import Ingester
+
+    records = [record.summary() for record in Ingester(Settings()).projects()]
+    if as_json:
+        print(json.dumps(records))
+        return
+    if not records:
+        out.print("no projects yet: run `ragqa ingest <git URL or path>`")
+        return
+    table = Table("project", "commit", "files", "chunks", "source", "indexed at")
+    for record in records:
+        table.add_row(record["name"], record["commit"][:12], str(record["files"]),
+                      str(record["chunks"]), record["source"], record["indexed_at"][:19])
+    out.print(table)
+
+
+@app.command()
+def remove(name: Annotated[str, typer.Argument(help="The project to delete.")]) -> None:
+    """Delete a project and everything stored for it."""
+    from ragqa.ingest import Ingester
+
+    Ingester(Settings()).remove(name)
+    out.print(f"removed {name}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 1, never a traceback."""
+    try:
+        app()
+    except RagqaError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except Exception as error:  # a bug: still one line, the traceback only on request
+        if os.environ.get("RAGQA_DEBUG"):
+            raise
+        _fail(f"internal error ({type(error).__name__}): {error} (RAGQA_DEBUG=1 shows details)")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+

@@ -1,0 +1,72 @@
+"""The Chroma client: embedded under `storage/chroma` by default, a server with RAGQA_CHROMA_URL.
+
+Chroma is never asked to embed anything (its default embedding function downloads a model):
+every write passes `embeddings=` and every query passes `query_embeddings=`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from ragqa.errors import RagqaError
+from ragqa.settings import Settings
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class StoreUnavailableError(RagqaError):
+    """The vector store cannot be reached or opened."""
+
+    code = "store_unavailable"
+
+
+def chroma_client(settings: Settings) -> Any:
+    """One client per store location and process (Chroma dislikes several on one path)."""
+    key = settings.chroma_url or str(settings.chroma_dir.resolve())
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _connect(settings)
+        return _clients[key]
+
+
+def _connect(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    options = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlsplit(settings.chroma_url)
+            if url.scheme not in {"http", "https"} or not url.hostname:
+                raise StoreUnavailableError(
+                    f"RAGQA_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}")
+            client = chromadb.HttpClient(
+                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https", settings=options)
+            client.heartbeat()
+            return client
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
+    except StoreUnavailableError:
+        raise
+    except Exception as error:
+        where = settings.chroma_url or str(settings.chroma_dir)
+        raise StoreUnavailableError(f"cannot open the vector store at {where}: {error}") from error
+
+
+def get_or_create_collection(client: Any, name: str, metadata: dict[str, Any]) -> Any:
+    """A collection with cosine distance and no embedding function of Chroma's own."""
+    return client.get_or_create_collection(
+        name=name, embedding_function=None, metadata={"hnsw:space": "cosine", **metadata})
+
+
+def delete_collection(client: Any, name: str) -> None:
+    """Drop a collection if it exists."""
+    try:
+        client.delete_collection(name)
+    except Exception as error:  # chromadb raises different types per mode for "not found"
+        if "does not exist" not in str(error) and "not found" not in str(error).lower():
+            raise

@@ -1,0 +1,91 @@
+"""The project registry, kept in the vector store itself.
+
+Each project is one record of the `ragqa-projects` collection: its source and options, the
+indexed commit, and the manifest (path → blob and chunk ids) that defines which stored chunks
+are live. Writing that one record is the commit point of an ingest: readers always see either
+the previous manifest or the new one, never a mix, and chunks outside the manifest (written by
+an ingest that was killed) are ignored until the next ingest deletes them. Keeping it in Chroma
+rather than in a local file means API replicas sharing one Chroma server share the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ragqa.index.chroma import get_or_create_collection
+
+REGISTRY_COLLECTION = "ragqa-projects"
+_PLACEHOLDER_VECTOR = [1.0]  # Chroma needs a vector per record; the registry is never queried
+
+
+class FileEntry(BaseModel):
+    """One indexed file: the blob it was read from and the chunks made of it."""
+
+    blob: str
+    language: str
+    kind: str
+    chunks: list[str]
+
+
+class ProjectRecord(BaseModel):
+    """Everything ragqa knows about one project."""
+
+    name: str
+    source: str
+    source_kind: str
+    ref: str | None = None
+    web_url: str | None = None
+    commit: str
+    collection: str
+    embedder: str
+    fingerprint: str
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    audience: str = "developer"
+    instructions: str = ""
+    indexed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    files: dict[str, FileEntry] = Field(default_factory=dict)
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(entry.chunks) for entry in self.files.values())
+
+    def live_ids(self) -> set[str]:
+        return {chunk_id for entry in self.files.values() for chunk_id in entry.chunks}
+
+    def summary(self) -> dict[str, Any]:
+        """The record without its manifest, for listings."""
+        data = self.model_dump(mode="json", exclude={"files"})
+        data.update(files=len(self.files), chunks=self.chunk_count)
+        return data
+
+
+class Registry:
+    """Read and write project records."""
+
+    def __init__(self, client: Any) -> None:
+        self._collection = get_or_create_collection(client, REGISTRY_COLLECTION, {})
+
+    def get(self, name: str) -> ProjectRecord | None:
+        found = self._collection.get(ids=[name], include=["documents"])
+        documents = found["documents"] or []
+        return ProjectRecord.model_validate_json(documents[0]) if documents else None
+
+    def all(self) -> list[ProjectRecord]:
+        found = self._collection.get(include=["documents"])
+        records = [ProjectRecord.model_validate_json(doc) for doc in found["documents"] or []]
+        return sorted(records, key=lambda record: record.name)
+
+    def put(self, record: ProjectRecord) -> None:
+        """Write the record in one step (the commit point of an ingest)."""
+        self._collection.upsert(
+            ids=[record.name], embeddings=[_PLACEHOLDER_VECTOR],
+            documents=[json.dumps(record.model_dump(mode="json"), separators=(",", ":"))],
+            metadatas=[{"commit": record.commit}])
+
+    def delete(self, name: str) -> None:
+        self._collection.delete(ids=[name])

@@ -1,0 +1,116 @@
+"""The chunks of one project in one Chroma collection, written through llama-index's
+`ChromaVectorStore` and read back with the plain client where llama-index has no call for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ragqa.chunking import Chunk
+
+_PAGE = 5_000
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back from the store, with its similarity when it came from a query."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float = 0.0
+
+
+class ChunkStore:
+    """Add, find, list and delete the chunks of one project's collection."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self._llama_store: Any = None
+
+    @property
+    def _vector_store(self) -> Any:
+        """llama-index's view of the collection, imported only when chunks are written."""
+        if self._llama_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._llama_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._llama_store
+
+    def add(self, chunks: Sequence[Chunk], vectors: Sequence[list[float]], project: str,
+            commit: str) -> None:
+        """Store chunks with their vectors; `commit` is the commit they were read from.
+
+        A chunk id stands for a path, a line span and its text, so a stored chunk is reused as
+        long as those lines are unchanged: its `commit` is then an earlier commit with the very
+        same lines, and links are built from the project's current commit instead.
+        """
+        from llama_index.core.schema import TextNode
+
+        nodes = [
+            TextNode(id_=chunk.id, text=chunk.text, embedding=vector,
+                     metadata=chunk_metadata(chunk, project, commit))
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        self._vector_store.add(nodes)
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are stored already (say, by an ingest that was killed)."""
+        wanted = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), _PAGE):
+            found.update(self.collection.get(ids=wanted[start:start + _PAGE], include=[])["ids"])
+        return found
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            page = self.collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            ids.update(page)
+            if len(page) < _PAGE:
+                return ids
+            offset += _PAGE
+
+    def delete(self, ids: Iterable[str]) -> None:
+        doomed = list(ids)
+        for start in range(0, len(doomed), _PAGE):
+            self._vector_store.delete_nodes(node_ids=doomed[start:start + _PAGE])
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """The stored chunks with these ids, in the order given (missing ones left out)."""
+        if not ids:
+            return []
+        found = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            id_: StoredChunk(id_, text or "", dict(meta or {}))
+            for id_, text, meta in zip(found["ids"], found["documents"], found["metadatas"],
+                                       strict=True)
+        }
+        return [by_id[id_] for id_ in ids if id_ in by_id]
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+
+def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:
+    """The flat metadata every stored chunk carries."""
+    return {
+        "project": project,
+        "path": chunk.path,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "language": chunk.language,
+        "kind": chunk.kind,
+        "symbol": chunk.symbol,
+        "heading": chunk.heading,
+        "commit": commit,
+        "content_hash": chunk.content_hash,
+    }
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder reads: where the chunk lives, then the chunk itself."""
+    label = " · ".join(part for part in (chunk.path, chunk.symbol, chunk.heading) if part)
+    return f"{label}\n{chunk.text}"

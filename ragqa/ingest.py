@@ -1,0 +1,370 @@
+"""The `Ingester` service: a source → an up-to-date, crash-safe index of one project.
+
+An ingest runs in this order, and the order is what makes it safe to kill at any point:
+1. vet the input, fetch or open the source at its commit (nothing in the index changes);
+2. diff the source's files against the project's manifest by blob id — this is the diff of
+   the indexed commit's tree against the new one, and unlike a commit-to-commit `git diff` it
+   needs no history (clones are shallow) and also catches changed include/exclude rules;
+3. chunk the changed files and embed only the chunks the collection does not hold yet (so an
+   ingest that was killed half-way resumes instead of starting over);
+4. write the project record with the new manifest in one step: the commit point;
+5. delete every stored chunk that the manifest does not name (old versions, deleted files,
+   leftovers of a killed run).
+Until step 4 readers use the previous manifest, so the previous index stays answerable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from ragqa.chunking import Chunk, Limits, chunk_file, detect
+from ragqa.errors import BadSourceError, BusyError, ProjectNotFoundError, RagqaError
+from ragqa.index import (
+    ChunkStore,
+    FileEntry,
+    ProjectRecord,
+    Registry,
+    chroma_client,
+    embedder_name,
+    embedding_text,
+    get_embedder,
+)
+from ragqa.index.chroma import delete_collection, get_or_create_collection
+from ragqa.settings import Settings
+from ragqa.sources import (
+    FileFilter,
+    Snapshot,
+    SourceKind,
+    check_ref,
+    decode_text,
+    open_snapshot,
+    parse_source,
+    skip_by_content,
+)
+from ragqa.sources.git import mirror_name
+
+CHUNKER_VERSION = "chunker-1"
+EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
+
+
+class Progress(Protocol):
+    """Where an ingest reports what it is doing; the CLI draws bars, the server keeps state."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, amount: int = 1) -> None: ...
+
+    def note(self, message: str, *, verbose: bool = False) -> None:
+        """A line for the user; `verbose` ones only when asked for (-v)."""
+        ...
+
+
+class SilentProgress:
+    """Reports nothing."""
+
+    def stage(self, name: str, total: int | None) -> None:
+        """Ignore the stage."""
+
+    def advance(self, amount: int = 1) -> None:
+        """Ignore the step."""
+
+    def note(self, message: str, *, verbose: bool = False) -> None:
+        """Ignore the message."""
+
+
+@dataclass
+class IngestRequest:
+    """What to ingest. Options left as None keep the project's stored value on a re-ingest."""
+
+    source: str
+    name: str | None = None
+    ref: str | None = None
+    web_url: str | None = None
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    audience: str | None = None
+    instructions: str | None = None
+
+
+class IngestSummary(BaseModel):
+    """The outcome of one ingest (`ragqa ingest --json`)."""
+
+    project: str
+    commit: str
+    files: int
+    chunks: int
+    added: int
+    updated: int
+    deleted: int
+    renamed: int
+    skipped: int
+    embedded: int
+    seconds: float
+
+
+@dataclass
+class _Counts:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    renamed: int = 0
+
+
+class Ingester:
+    """Builds and refreshes project indexes; one instance serves any number of projects."""
+
+    def __init__(self, settings: Settings, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or SilentProgress()
+        self.client = chroma_client(settings)
+        self.registry = Registry(self.client)
+
+    def ingest(self, request: IngestRequest) -> IngestSummary:
+        """Index `request.source` as a new project or bring an existing one up to date."""
+        started = time.perf_counter()
+        request = self._resolve_project_name(request)
+        spec = parse_source(request.source)
+        name, ref = _name_and_ref(request, spec.default_name)
+        if ref is not None and spec.kind is SourceKind.FOLDER:
+            raise BadSourceError(f"{request.source} is a plain folder: it has no refs to check out")
+        with self._lock(name):
+            previous = self.registry.get(name)
+            record = self._new_record(request, name, ref, spec.location, spec.kind.value, previous)
+            self.progress.stage("fetching", None)
+            snapshot = open_snapshot(spec, ref, self.settings, name)
+            try:
+                return self._index(snapshot, record, previous, started)
+            finally:
+                snapshot.close()
+
+    def refresh(self, name: str) -> IngestSummary:
+        """Re-ingest a registered project from its stored source and options."""
+        record = self.get(name)
+        return self.ingest(IngestRequest(source=record.source, name=record.name, ref=record.ref))
+
+    def _resolve_project_name(self, request: IngestRequest) -> IngestRequest:
+        """`ragqa ingest requests` refreshes the project named so, unless a folder has that name."""
+        source = request.source.strip()
+        if "/" in source or ":" in source or request.name or Path(source).exists():
+            return request
+        record = self.registry.get(source)
+        if record is None:
+            return request
+        return replace(request, source=record.source, name=record.name,
+                       ref=request.ref or record.ref)
+
+    def get(self, name: str) -> ProjectRecord:
+        record = self.registry.get(name)
+        if record is None:
+            raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
+        return record
+
+    def projects(self) -> list[ProjectRecord]:
+        return self.registry.all()
+
+    def remove(self, name: str) -> None:
+        """Delete a project: its record first (so it disappears at once), then its data."""
+        with self._lock(name):
+            record = self.get(name)
+            self.registry.delete(name)
+            delete_collection(self.client, record.collection)
+            shutil.rmtree(self.settings.repos_dir / mirror_name(name), ignore_errors=True)
+
+    def _index(self, snapshot: Snapshot, record: ProjectRecord, previous: ProjectRecord | None,
+               started: float) -> IngestSummary:
+        record.commit = snapshot.commit
+        record.web_url = record.web_url or snapshot.web_url
+        reusable = previous if previous and previous.collection == record.collection else None
+        old_files = dict(reusable.files) if reusable and reusable.fingerprint == record.fingerprint \
+            else {}
+        candidates, skipped = self._select(snapshot, record)
+        unchanged = {path: entry for path, entry in old_files.items()
+                     if candidates.get(path) == entry.blob}
+        changed = [path for path in candidates if path not in unchanged]
+        new_files, chunks, undecodable = self._chunk(snapshot, changed, candidates)
+        skipped += undecodable
+        if not unchanged and not new_files:
+            raise RagqaError(f"nothing to index in {record.source}: no text files left after "
+                             f"skipping {skipped} (binary, generated, secret, excluded or too big)")
+        store = ChunkStore(get_or_create_collection(
+            self.client, record.collection, {"project": record.name, "embedder": record.embedder}))
+        embedded = self._embed_missing(store, chunks, record)
+        record.files = {**unchanged, **new_files}
+        self.registry.put(record)
+        self._collect_garbage(store, record, previous)
+        counts = _count_changes(previous.files if previous else {}, record.files)
+        return IngestSummary(
+            project=record.name, commit=record.commit, files=len(record.files),
+            chunks=record.chunk_count, added=counts.added, updated=counts.updated,
+            deleted=counts.deleted, renamed=counts.renamed, skipped=skipped, embedded=embedded,
+            seconds=round(time.perf_counter() - started, 3))
+
+    def _select(self, snapshot: Snapshot, record: ProjectRecord) -> tuple[dict[str, str], int]:
+        """Path → blob of the files that pass the path rules, and how many did not."""
+        rules = FileFilter(record.include, record.exclude, self.settings.max_file_bytes)
+        kept: dict[str, str] = {}
+        for file in snapshot.files:
+            if rules.skip_by_path(file.path, file.size) is None:
+                kept[file.path] = file.blob
+        return kept, len(snapshot.files) - len(kept)
+
+    def _chunk(self, snapshot: Snapshot, paths: Sequence[str], blobs: dict[str, str]
+               ) -> tuple[dict[str, FileEntry], list[Chunk], int]:
+        """Read and chunk the changed files; files that turn out binary or undecodable drop out."""
+        limits = Limits(self.settings.chunk_max_lines, self.settings.chunk_max_chars)
+        self.progress.stage("chunking", len(paths))
+        entries: dict[str, FileEntry] = {}
+        chunks: list[Chunk] = []
+        dropped = 0
+        for path in paths:
+            self.progress.advance()
+            data = snapshot.read(path)
+            reason = skip_by_content(data)
+            text = decode_text(data) if reason is None else None
+            if text is None:
+                dropped += 1
+                if reason is None:
+                    self.progress.note(f"skipped {path}: not valid UTF-8 text")
+                continue
+            file_chunks = chunk_file(path, text, limits)
+            if not file_chunks:
+                continue
+            language, kind = detect(path)
+            entries[path] = FileEntry(blob=blobs[path], language=language, kind=kind,
+                                      chunks=[chunk.id for chunk in file_chunks])
+            chunks.extend(file_chunks)
+        return entries, chunks, dropped
+
+    def _embed_missing(self, store: ChunkStore, chunks: list[Chunk], record: ProjectRecord) -> int:
+        """Embed and store the chunks the collection lacks; return how many.
+
+        Writing batch n to Chroma overlaps embedding batch n+1 (one writer thread, at most one
+        batch in flight), so store writes and llama-index's import hide behind the model.
+        """
+        stored = store.existing_ids(chunk.id for chunk in chunks)
+        todo = list({chunk.id: chunk for chunk in chunks if chunk.id not in stored}.values())
+        todo.sort(key=lambda chunk: len(chunk.text))  # batches of like length pad less
+        self.progress.stage("embedding", len(todo))
+        if not todo:
+            return 0
+        embedder = get_embedder(self.settings)
+        size = self.settings.embed_batch_size * 4
+        batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragqa-store") as writer:
+            pending: Future[None] | None = None
+            for index, batch in enumerate(batches, 1):
+                vectors = embedder.embed_documents([embedding_text(chunk) for chunk in batch])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(store.add, batch, vectors, record.name, record.commit)
+                pending.add_done_callback(self._stored(index, len(batches), len(batch)))
+            if pending is not None:
+                pending.result()
+        return len(todo)
+
+    def _stored(self, index: int, total: int, size: int) -> Callable[[Future[None]], None]:
+        def report(done: Future[None]) -> None:
+            if done.exception() is None:
+                self.progress.advance(size)
+                self.progress.note(f"stored batch {index}/{total}", verbose=True)
+        return report
+
+    def _collect_garbage(self, store: ChunkStore, record: ProjectRecord,
+                         previous: ProjectRecord | None) -> None:
+        stale = store.all_ids() - record.live_ids()
+        if stale:
+            store.delete(stale)
+        if previous and previous.collection != record.collection:
+            delete_collection(self.client, previous.collection)
+
+    def _new_record(self, request: IngestRequest, name: str, ref: str | None, source: str,
+                    kind: str, previous: ProjectRecord | None) -> ProjectRecord:
+        """The record this ingest will write; options not given keep their stored values."""
+        embedder = embedder_name(self.settings)
+        record = ProjectRecord(
+            name=name, source=source, source_kind=kind, ref=ref, commit="",
+            collection=_collection_name(name, embedder), embedder=embedder,
+            fingerprint=f"{CHUNKER_VERSION}:{self.settings.chunk_max_lines}:"
+                        f"{self.settings.chunk_max_chars}")
+        options = {"web_url": _clean_web_url(request.web_url), "include": request.include,
+                   "exclude": request.exclude, "audience": request.audience,
+                   "instructions": request.instructions}
+        for option, value in options.items():
+            if value is not None:
+                setattr(record, option, value)
+            elif previous is not None:
+                setattr(record, option, getattr(previous, option))
+        return record
+
+    @contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        """One ingest per project at a time on this machine."""
+        self.settings.locks_dir.mkdir(parents=True, exist_ok=True)
+        path = self.settings.locks_dir / f"{mirror_name(name)}.lock"
+        with path.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BusyError(f"another ingest of {name!r} is running") from None
+            yield
+
+
+def _count_changes(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> _Counts:
+    """Files added, updated, deleted and renamed (same blob, new path) between two manifests."""
+    counts = _Counts()
+    gone = [path for path in before if path not in after]
+    gone_blobs = {before[path].blob for path in gone}
+    for path, entry in after.items():
+        if path in before:
+            counts.updated += before[path].blob != entry.blob
+        elif entry.blob in gone_blobs:
+            counts.renamed += 1
+        else:
+            counts.added += 1
+    counts.deleted = len(gone) - counts.renamed
+    return counts
+
+
+def _name_and_ref(request: IngestRequest, default_name: str) -> tuple[str, str | None]:
+    """`--name repo@v2` with no `--ref` means ref v2; a default name carries the ref too."""
+    ref = check_ref(request.ref)
+    name = request.name
+    if name is None:
+        name = f"{default_name}@{ref}" if ref else default_name
+    elif ref is None and "@" in name:
+        ref = check_ref(name.rsplit("@", 1)[1])
+    if not _NAME.match(name) or ".." in name:
+        raise BadSourceError(
+            f"project name {name!r} may hold letters, digits and . _ - @ / + (100 at most)")
+    return name, ref
+
+
+def _collection_name(project: str, embedder: str) -> str:
+    """Per project and vector space, so a change of embedder builds a fresh collection."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", project).strip("-._")[:40] or "project"
+    key = f"{project}\0{embedder}\0{EMBED_FORMAT_VERSION}"
+    return f"ragqa-{slug}-{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]}"
+
+
+def _clean_web_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    url = url.strip().rstrip("/").removesuffix(".git")
+    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", url):
+        raise BadSourceError(f"--web-url must be an http(s) URL, not {url!r}")
+    return url
+
+

@@ -1,0 +1,142 @@
+"""Shared fixtures: real git repositories in temp dirs and settings with a temp storage dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragqa.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp"),
+}
+
+
+class GitRepo:
+    """A real git repository built file by file, commit by commit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **GIT_ENV}
+        done = subprocess.run(["git", *args], cwd=self.root, env=env, check=True,
+                              capture_output=True, text=True)
+        return done.stdout.strip()
+
+    def write(self, path: str, content: str | bytes) -> GitRepo:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+        return self
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def show(self, commit: str, path: str) -> str:
+        return self.git("show", f"{commit}:{path}")
+
+    @property
+    def url(self) -> str:
+        return self.root.as_uri()
+
+
+SAMPLE_PY = '''"""Tiny HTTP helpers used by the tests."""
+
+import time
+
+DEFAULT_TIMEOUT = 30
+
+
+def connect_timeout(seconds):
+    """Return a timeout that bounds only the connect phase."""
+    if seconds <= 0:
+        raise ValueError("timeout must be positive")
+    return (seconds, None)
+
+
+def retry_with_backoff(call, attempts=3, backoff=0.5):
+    """Call `call` until it succeeds, sleeping longer after each failure."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ConnectionError:
+            time.sleep(backoff * 2 ** attempt)
+    raise ConnectionError("gave up")
+
+
+class Session:
+    """Keeps settings across requests."""
+
+    def __init__(self):
+        self.headers = {}
+        self.timeout = DEFAULT_TIMEOUT
+
+    def request(self, method, url):
+        """Send one request."""
+        return (method, url, self.timeout)
+'''
+
+SAMPLE_MD = """# Sample project
+
+Intro text for the sample project.
+
+## Timeouts
+
+Use `connect_timeout(5)` to bound only the connect phase.
+A read timeout is separate.
+
+## Retries
+
+Wrap calls in `retry_with_backoff` to retry with exponential backoff.
+
+### Details
+
+The backoff doubles after every failed attempt.
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    """A small repository with code, docs and one commit."""
+    built = GitRepo(tmp_path / "sample")
+    built.write("src/sample/http.py", SAMPLE_PY)
+    built.write("docs/guide.md", SAMPLE_MD)
+    built.write("README.rst", "Sample\n======\n\nA sample project.\n\nUsage\n-----\n\nImport it.\n")
+    built.write("pyproject.toml", '[project]\nname = "sample"\nversion = "1.0"\n')
+    built.commit("initial")
+    return built
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(storage_dir=tmp_path / "storage", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for running `python -m ragqa` against a temp storage dir."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
+    env.update(RAGQA_STORAGE_DIR=str(tmp_path / "storage"), HF_HUB_OFFLINE="1")
+    yield env
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real `ragqa` command in a child process."""
+    return subprocess.run([sys.executable, "-m", "ragqa", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)

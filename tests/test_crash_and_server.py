@@ -1,0 +1,136 @@
+"""An ingest killed half-way, and the store in server mode (a real `chroma run` on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragqa.ingest import Ingester, IngestRequest
+from ragqa.settings import Settings
+from tests.conftest import GitRepo, run_cli
+from tests.test_ingest import assert_index_matches_repo
+
+pytestmark = pytest.mark.slow
+
+INSPECT = """
+import json, sys
+from ragqa.ingest import Ingester
+from ragqa.index import ChunkStore, chroma_client
+from ragqa.index.chroma import get_or_create_collection
+from ragqa.settings import Settings
+settings = Settings()
+record = Ingester(settings).get(sys.argv[1])
+store = ChunkStore(get_or_create_collection(chroma_client(settings), record.collection, {}))
+stored = store.all_ids()
+live = record.live_ids()
+print(json.dumps({"commit": record.commit, "live": len(live), "stored": len(stored),
+                  "live_missing": len(live - stored), "orphans": len(stored - live)}))
+"""
+
+
+def inspect(env: dict[str, str], name: str) -> dict[str, int | str]:
+    done = subprocess.run([sys.executable, "-c", INSPECT, name], env=env, capture_output=True,
+                          text=True, check=True, timeout=120)
+    result: dict[str, int | str] = json.loads(done.stdout)
+    return result
+
+
+def add_many_functions(repo: GitRepo, files: int) -> None:
+    for index in range(files):
+        body = "".join(
+            f"def handler_{index}_{k}(request):\n    \"\"\"Handle case {index}.{k}.\"\"\"\n"
+            + "".join(f"    step_{s} = request.get('{s}')\n" for s in range(5))
+            + "    return request\n\n\n" for k in range(3))
+        repo.write(f"src/handlers/h{index}.py", body)
+
+
+def test_killed_ingest_keeps_old_index_and_next_ingest_finishes(
+        repo: GitRepo, cli_env: dict[str, str]) -> None:
+    first = run_cli(cli_env, "ingest", str(repo.root), "--json")
+    assert first.returncode == 0, first.stderr
+    old_commit = json.loads(first.stdout)["commit"]
+    add_many_functions(repo, 30)
+    new_commit = repo.commit("many handlers")
+
+    env = {**cli_env, "RAGQA_EMBED_BATCH_SIZE": "1"}  # 4 chunks per stored batch
+    with subprocess.Popen([sys.executable, "-m", "ragqa", "ingest", str(repo.root), "-v"],
+                          env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          text=True) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith("stored batch 3/"):
+                child.send_signal(signal.SIGKILL)
+                break
+        child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+    after_kill = inspect(cli_env, "sample")
+    assert after_kill["commit"] == old_commit, "the registry still points at the old index"
+    assert after_kill["live_missing"] == 0, "every chunk of the old index is still there"
+    assert int(after_kill["orphans"]) >= 12, "the killed run had stored some new chunks"
+
+    resumed = run_cli(cli_env, "ingest", str(repo.root), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["commit"] == new_commit and summary["added"] == 30
+    assert summary["embedded"] == 90 - int(after_kill["orphans"]), "stored chunks are reused"
+    final = inspect(cli_env, "sample")
+    assert final["live_missing"] == 0 and final["orphans"] == 0
+    assert final["live"] == final["stored"] == summary["chunks"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real Chroma server on a loopback port, with its data in a temp dir."""
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail("chroma run did not answer its heartbeat")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_server_mode(repo: GitRepo, tmp_path: Path, chroma_server: str) -> None:
+    settings = Settings(storage_dir=tmp_path / "local", chroma_url=chroma_server,
+                        _env_file=None)  # type: ignore[call-arg]
+    ingester = Ingester(settings)
+    first = ingester.ingest(IngestRequest(source=repo.url))
+    assert first.embedded == first.chunks > 0
+    assert not (tmp_path / "local" / "chroma").exists(), "nothing embedded on disk"
+    assert ingester.ingest(IngestRequest(source=repo.url)).embedded == 0
+    repo.write("src/sample/http.py", (repo.root / "src/sample/http.py").read_text() + "\nX = 1\n")
+    repo.commit("edit")
+    assert ingester.ingest(IngestRequest(source=repo.url)).updated == 1
+    assert_index_matches_repo(settings, "sample", repo)
+    assert [p.name for p in Ingester(settings).projects()] == ["sample"]
