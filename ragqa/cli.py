@@ -16,7 +16,7 @@ from rich.table import Table
 from ragqa.errors import RagqaError
 from ragqa.settings import Settings
 
-app = typer.Typer(help=__doc__ and "Ask a codebase: answers with links to the exact lines.",
+app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True)
 out = Console()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -210,4 +209,3 @@ def test_store_outage_is_a_clear_error(tmp_path: Path) -> None:
     broken = Settings(storage_dir=tmp_path, chroma_url="http://127.0.0.1:9", _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(RagqaError, match="cannot open the vector store"):
         Ingester(broken)
-    assert os.environ.get("RAGQA_CHROMA_URL") is None
