@@ -33,8 +33,9 @@ class BarsProgress:
         self.task: TaskID | None = None
 
     def stage(self, name: str, total: int | None) -> None:
+        """Show the previous stage as done and start a bar for this one."""
         if self.task is not None:
-            self.bars.update(self.task, completed=self.bars.tasks[-1].total or 0)
+            self.bars.update(self.task, total=1, completed=1)
         self.task = self.bars.add_task(name, total=total)
 
     def advance(self, amount: int = 1) -> None:

@@ -188,8 +188,8 @@ class Ingester:
         record.commit = snapshot.commit
         record.web_url = record.web_url or snapshot.web_url
         reusable = previous if previous and previous.collection == record.collection else None
-        old_files = dict(reusable.files) if reusable and reusable.fingerprint == record.fingerprint \
-            else {}
+        same_chunking = reusable is not None and reusable.fingerprint == record.fingerprint
+        old_files = dict(reusable.files) if reusable and same_chunking else {}
         candidates, skipped = self._select(snapshot, record)
         unchanged = {path: entry for path, entry in old_files.items()
                      if candidates.get(path) == entry.blob}

@@ -37,7 +37,7 @@ def chunk_file(path: str, text: str, limits: Limits | None = None) -> list[Chunk
             end_line=trimmed.end + 1,
             text="\n".join(lines[trimmed.start:trimmed.end + 1]),
             language=language,
-            kind=kind if kind != "text" or language != "text" else "text",
+            kind=kind,
             symbol=trimmed.symbol,
             heading=trimmed.heading,
         ))

@@ -57,7 +57,8 @@ def _units(node: Any, lines: list[str], limits: Limits, scope: tuple[str, ...]) 
         if start > end:
             continue
         definition = _is_definition(child)
-        symbol_scope = (*scope, _name_of(child)) if definition and _name_of(child) else scope
+        name = _name_of(child) if definition else ""
+        symbol_scope = (*scope, name) if name else scope
         if _fits(lines, start, end, limits):
             yield _Unit(start, end, ".".join(symbol_scope), definition,
                         child.type in _COMMENT_TYPES)

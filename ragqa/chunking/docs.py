@@ -109,8 +109,6 @@ def _fit(sections: list[Span], lines: list[str], limits: Limits) -> list[Span]:
         trimmed = trim(lines, section)
         if trimmed is None:
             continue
-        for start, end in windows(lines, trimmed.start, trimmed.end, limits):
-            piece = trim(lines, Span(start, end, heading=section.heading))
-            if piece is not None:
-                spans.append(piece)
+        spans += [Span(start, end, heading=section.heading)
+                  for start, end in windows(lines, trimmed.start, trimmed.end, limits)]
     return spans

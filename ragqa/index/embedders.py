@@ -35,7 +35,7 @@ class LocalEmbedder:
     def __init__(self, model_path: str | None, batch_size: int) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
-        self.name = f"local:{os.path.basename(model_path) if model_path else 'all-MiniLM-L6-v2'}"
+        self.name = _local_name(model_path)
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -79,7 +79,7 @@ class OpenAIEmbedder:
         from openai import OpenAI
 
         self.model = model or "text-embedding-3-small"
-        self.name = f"openai:{self.model}"
+        self.name = _openai_name(model)
         self.batch_size = batch_size
         self._client = OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=3)
 
@@ -118,14 +118,23 @@ _cache: dict[tuple[str, str | None], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
+def _local_name(model_path: str | None) -> str:
+    return f"local:{os.path.basename(model_path) if model_path else 'all-MiniLM-L6-v2'}"
+
+
+def _openai_name(model: str | None) -> str:
+    return f"openai:{model or 'text-embedding-3-small'}"
+
+
+NAMES: dict[str, Callable[[str | None], str]] = {"local": _local_name, "openai": _openai_name}
+
+
 def embedder_name(settings: Settings) -> str:
     """The name of the vector space `settings` select, known without loading a model."""
-    if settings.embedder == "local":
-        tail = os.path.basename(settings.embed_model) if settings.embed_model else None
-        return f"local:{tail or 'all-MiniLM-L6-v2'}"
-    if settings.embedder == "openai":
-        return f"openai:{settings.embed_model or 'text-embedding-3-small'}"
-    raise _unknown(settings.embedder)
+    namer = NAMES.get(settings.embedder)
+    if namer is None:
+        raise _unknown(settings.embedder)
+    return namer(settings.embed_model)
 
 
 def get_embedder(settings: Settings) -> Embedder:

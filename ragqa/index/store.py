@@ -14,12 +14,11 @@ _PAGE = 5_000
 
 @dataclass(frozen=True)
 class StoredChunk:
-    """A chunk as read back from the store, with its similarity when it came from a query."""
+    """A chunk as read back from the store."""
 
     id: str
     text: str
     metadata: dict[str, Any]
-    score: float = 0.0
 
 
 class ChunkStore:
@@ -89,9 +88,6 @@ class ChunkStore:
                                        strict=True)
         }
         return [by_id[id_] for id_ in ids if id_ in by_id]
-
-    def count(self) -> int:
-        return int(self.collection.count())
 
 
 def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:

@@ -137,7 +137,7 @@ class GitClient:
         try:
             return _rev_parse(repo, sha)
         except git.GitCommandError:
-            raise SourceUnavailableError(f"ref {sha!r} not found in {self._shown_url}") from None
+            raise SourceUnavailableError(f"ref {sha!r} not found in {self.spec.location}") from None
 
     def _git(self, repo: git.Repo, *args: str) -> str:
         out: str = repo.git.execute(["git", *args], env=self.env,
@@ -148,16 +148,12 @@ class GitClient:
         message = self._redact(str(error.stderr or error))
         if "couldn't find remote ref" in message:
             if ref is None:
-                return SourceUnavailableError(f"repository {self._shown_url} is empty (no commits)")
-            return SourceUnavailableError(f"ref {ref!r} not found in {self._shown_url}")
+                return SourceUnavailableError(f"repository {self.spec.location} is empty (no commits)")
+            return SourceUnavailableError(f"ref {ref!r} not found in {self.spec.location}")
         if error.status in (-9, -15) or "timed out" in message.lower():
             return SourceUnavailableError(
-                f"git gave up on {self._shown_url} after {self.timeout_s} s")
-        return SourceUnavailableError(f"cannot fetch {self._shown_url}: {_first_fatal(message)}")
-
-    @property
-    def _shown_url(self) -> str:
-        return self.spec.location
+                f"git gave up on {self.spec.location} after {self.timeout_s} s")
+        return SourceUnavailableError(f"cannot fetch {self.spec.location}: {_first_fatal(message)}")
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:

@@ -44,10 +44,6 @@ class SourceSpec:
     url_password: str | None = None
 
     @property
-    def is_git(self) -> bool:
-        return self.kind is not SourceKind.FOLDER
-
-    @property
     def default_name(self) -> str:
         """The project name a source implies: the repository or folder name."""
         tail = self.location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
