@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.table import Table
 
 from ragqa.errors import RagqaError
 from ragqa.settings import Settings
+
+if TYPE_CHECKING:
+    from ragqa.answer import Answer, AnswerEvent
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -82,6 +86,52 @@ def ingest(
         f"{f', {summary.renamed} renamed' if summary.renamed else ''}; "
         f"{summary.skipped} skipped), {summary.embedded} embedded in {summary.seconds:.1f} s "
         f"({rate:.1f} chunks/s)")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources to build on.")] = None,
+    path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
+    only: Annotated[str | None, typer.Option(help="Only 'code' or only 'docs'.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer contract as JSON.")] = False,
+) -> None:
+    """Answer a question about an indexed project, with links to the exact lines."""
+    from ragqa.answer import Answerer
+    from ragqa.retrieve import Filters
+
+    if only not in (None, "code", "docs"):
+        raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
+    answerer = Answerer(Settings())
+    filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
+    if as_json or not out.is_terminal:
+        answer = answerer.ask(question, project, top_k, filters)
+        print(answer.model_dump_json() if as_json else answer.answer)
+        return
+    _stream_to_terminal(answerer.stream(question, project, top_k, filters))
+
+
+def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
+    """Render the answer as Markdown while it arrives, then a one-line footer."""
+    from rich.live import Live
+    from rich.markdown import Markdown
+
+    text = ""
+    with Live(Markdown(text), console=out, refresh_per_second=8, vertical_overflow="visible") as live:
+        for event in events:
+            if event.kind == "delta":
+                text += event.text
+                live.update(Markdown(text))
+            elif event.answer is not None:
+                live.update(Markdown(event.answer.answer))
+                _footer(event.answer)
+
+
+def _footer(answer: Answer) -> None:
+    removed = f" · {len(answer.links_removed)} invented links removed" if answer.links_removed else ""
+    err.print(f"{answer.project} @ {answer.commit[:12]} · {answer.model} · "
+              f"{answer.timings_ms.get('total', 0)} ms{removed}", style="dim", highlight=False)
 
 
 @app.command()

@@ -34,12 +34,14 @@ from ragqa.errors import BadSourceError, BusyError, ProjectNotFoundError, RagqaE
 from ragqa.index import (
     ChunkStore,
     FileEntry,
+    LexicalStore,
     ProjectRecord,
     Registry,
     chroma_client,
     embedder_name,
     embedding_text,
     get_embedder,
+    lexical_doc,
 )
 from ragqa.index.chroma import delete_collection, get_or_create_collection
 from ragqa.settings import Settings
@@ -131,6 +133,7 @@ class Ingester:
         self.progress = progress or SilentProgress()
         self.client = chroma_client(settings)
         self.registry = Registry(self.client)
+        self.lexical = LexicalStore(settings.lexical_dir)
 
     def ingest(self, request: IngestRequest) -> IngestSummary:
         """Index `request.source` as a new project or bring an existing one up to date."""
@@ -181,6 +184,7 @@ class Ingester:
             record = self.get(name)
             self.registry.delete(name)
             delete_collection(self.client, record.collection)
+            self.lexical.drop(record.collection)
             shutil.rmtree(self.settings.repos_dir / mirror_name(name), ignore_errors=True)
 
     def _index(self, snapshot: Snapshot, record: ProjectRecord, previous: ProjectRecord | None,
@@ -203,6 +207,11 @@ class Ingester:
             self.client, record.collection, {"project": record.name, "embedder": record.embedder}))
         embedded = self._embed_missing(store, chunks, record)
         record.files = {**unchanged, **new_files}
+        self.progress.stage("keywords", None)
+        self.lexical.update(
+            record.collection, record.live_ids(), {chunk.id: lexical_doc(chunk) for chunk in chunks},
+            reusable.live_ids() if reusable else None,
+            fetch=lambda ids: [lexical_doc(stored) for stored in store.get(ids)])
         self.registry.put(record)
         self._collect_garbage(store, record, previous)
         counts = _count_changes(previous.files if previous else {}, record.files)
@@ -289,6 +298,11 @@ class Ingester:
             store.delete(stale)
         if previous and previous.collection != record.collection:
             delete_collection(self.client, previous.collection)
+            self.lexical.drop(previous.collection)
+        keep = [record.live_ids()]
+        if previous is not None and previous.collection == record.collection:
+            keep.append(previous.live_ids())  # for readers still holding the previous record
+        self.lexical.prune(record.collection, keep)
 
     def _new_record(self, request: IngestRequest, name: str, ref: str | None, source: str,
                     kind: str, previous: ProjectRecord | None) -> ProjectRecord:

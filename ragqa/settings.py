@@ -36,6 +36,31 @@ class Settings(BaseSettings):
     git_username: str = Field("x-access-token", description="User name sent with git_token.")
     git_timeout_s: int = Field(600, ge=5, description="Longest a clone or fetch may take.")
 
+    default_project: str | None = Field(
+        None, description="Project asked when none is named (else the only one, if just one).")
+    top_k: int = Field(5, ge=1, le=50, description="Sources an answer is built from.")
+    retrieve_candidates: int = Field(40, ge=5, le=500, description="Hits taken from each retriever.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the embedding ranking in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    min_confidence: float = Field(
+        0.38, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
+
+    llm: str = Field("auto", description="'auto' (an LLM when a key or base URL is set), 'none', 'openai'.")
+    llm_model: str | None = Field(None, description="Model id (default gpt-4o-mini on OpenAI).")
+    llm_base_url: str | None = Field(
+        None, description="An OpenAI-compatible server: Ollama, vLLM, llama.cpp (…/v1).")
+    llm_api_key: SecretStr | None = Field(None, description="Key for llm_base_url; else OPENAI_API_KEY.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for the model, per attempt.")
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_stream: bool = Field(True, description="Stream from the model (off for servers that cannot).")
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_context_window: int = Field(8_192, ge=1_024, description="The model's window, in tokens.")
+    llm_answer_tokens: int = Field(700, ge=64, description="Tokens kept free for the answer.")
+    prompts_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "prompts",
+        description="Folder of prompt templates (qa.md.j2); point elsewhere to override them.")
+
     @property
     def repos_dir(self) -> Path:
         return self.storage_dir / "repos"
@@ -43,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.storage_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.storage_dir / "lexical"
 
     @property
     def locks_dir(self) -> Path:

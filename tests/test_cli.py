@@ -56,9 +56,26 @@ def test_ingest_json_projects_and_remove(repo: GitRepo, cli_env: dict[str, str])
     still = json.loads(run_cli(cli_env, "projects", "--json").stdout)
     assert still[0]["commit"] == summary["commit"] and still[0]["chunks"] == summary["chunks"]
 
+    asked = run_cli(cli_env, "ask", "How do I retry a call with backoff?", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert set(answer) == {"answer", "answered", "project", "commit", "sources", "links_removed",
+                           "model", "usage", "timings_ms"}
+    assert answer["answered"] and answer["model"] == "extractive" and answer["commit"] == summary["commit"]
+    assert set(answer["sources"][0]) == {"id", "path", "start_line", "end_line", "url", "score", "kind"}
+    assert answer["sources"][0]["url"].startswith(
+        f"https://github.com/acme/sample/blob/{summary['commit']}/")
+    plain = run_cli(cli_env, "ask", "How do I retry a call with backoff?", "--top-k", "2", "--only", "code")
+    assert plain.returncode == 0 and plain.stdout.startswith("The closest match in **sample**")
+    assert "**References**" in plain.stdout and plain.stdout.count("\n- [") <= 2
+    for args, fragment in [(("ask", " "), "the question is empty"),
+                           (("ask", "timeouts?", "--project", "ghost"), "no project named 'ghost'")]:
+        assert_one_line_error(run_cli(cli_env, *args), fragment)
+
     removed = run_cli(cli_env, "remove", "sample")
     assert removed.returncode == 0 and "removed sample" in removed.stdout
     assert "no projects yet" in run_cli(cli_env, "projects").stdout
+    assert_one_line_error(run_cli(cli_env, "ask", "timeouts?"), "no projects yet")
 
 
 def test_store_outage_is_one_line(cli_env: dict[str, str]) -> None:

@@ -2,19 +2,24 @@
 
 from ragqa.index.chroma import StoreUnavailableError, chroma_client
 from ragqa.index.embedders import Embedder, embedder_name, get_embedder
+from ragqa.index.lexical import LexicalIndex, LexicalStore
 from ragqa.index.registry import FileEntry, ProjectRecord, Registry
-from ragqa.index.store import ChunkStore, StoredChunk, embedding_text
+from ragqa.index.store import ChunkStore, StoredChunk, chunk_label, embedding_text, lexical_doc
 
 __all__ = [
     "ChunkStore",
     "Embedder",
     "FileEntry",
+    "LexicalIndex",
+    "LexicalStore",
     "ProjectRecord",
     "Registry",
     "StoreUnavailableError",
     "StoredChunk",
     "chroma_client",
+    "chunk_label",
     "embedder_name",
     "embedding_text",
     "get_embedder",
+    "lexical_doc",
 ]

@@ -54,6 +54,10 @@ class ProjectRecord(BaseModel):
     def chunk_count(self) -> int:
         return sum(len(entry.chunks) for entry in self.files.values())
 
+    @property
+    def stamp(self) -> str:
+        return f"{self.commit}@{self.indexed_at.isoformat()}"
+
     def live_ids(self) -> set[str]:
         return {chunk_id for entry in self.files.values() for chunk_id in entry.chunks}
 
@@ -75,6 +79,12 @@ class Registry:
         documents = found["documents"] or []
         return ProjectRecord.model_validate_json(documents[0]) if documents else None
 
+    def stamp(self, name: str) -> str | None:
+        """A value that changes whenever the project's record is rewritten (cheap to read)."""
+        found = self._collection.get(ids=[name], include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return str(metadatas[0].get("stamp", "")) if metadatas else None
+
     def all(self) -> list[ProjectRecord]:
         found = self._collection.get(include=["documents"])
         records = [ProjectRecord.model_validate_json(doc) for doc in found["documents"] or []]
@@ -85,7 +95,7 @@ class Registry:
         self._collection.upsert(
             ids=[record.name], embeddings=[_PLACEHOLDER_VECTOR],
             documents=[json.dumps(record.model_dump(mode="json"), separators=(",", ":"))],
-            metadatas=[{"commit": record.commit}])
+            metadatas=[{"commit": record.commit, "stamp": record.stamp}])
 
     def delete(self, name: str) -> None:
         self._collection.delete(ids=[name])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragqa.chunking import Chunk
+from ragqa.index.lexical import LexicalDoc
 
 _PAGE = 5_000
 
@@ -79,14 +80,13 @@ class ChunkStore:
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """The stored chunks with these ids, in the order given (missing ones left out)."""
-        if not ids:
-            return []
-        found = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {
-            id_: StoredChunk(id_, text or "", dict(meta or {}))
+        by_id: dict[str, StoredChunk] = {}
+        for start in range(0, len(ids), _PAGE):
+            found = self.collection.get(ids=list(ids[start:start + _PAGE]),
+                                        include=["documents", "metadatas"])
             for id_, text, meta in zip(found["ids"], found["documents"], found["metadatas"],
-                                       strict=True)
-        }
+                                       strict=True):
+                by_id[id_] = StoredChunk(id_, text or "", dict(meta or {}))
         return [by_id[id_] for id_ in ids if id_ in by_id]
 
 
@@ -106,7 +106,20 @@ def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:
     }
 
 
+def chunk_label(path: str, symbol: str = "", heading: str = "") -> str:
+    """Where a chunk lives, in words: `path · symbol · heading` (empty parts left out)."""
+    return " · ".join(part for part in (path, symbol, heading) if part)
+
+
 def embedding_text(chunk: Chunk) -> str:
     """What the embedder reads: where the chunk lives, then the chunk itself."""
-    label = " · ".join(part for part in (chunk.path, chunk.symbol, chunk.heading) if part)
-    return f"{label}\n{chunk.text}"
+    return f"{chunk_label(chunk.path, chunk.symbol, chunk.heading)}\n{chunk.text}"
+
+
+def lexical_doc(chunk: Chunk | StoredChunk) -> LexicalDoc:
+    """What BM25 reads of a chunk, whether just chunked or read back from the store."""
+    if isinstance(chunk, StoredChunk):
+        meta = chunk.metadata
+        label = chunk_label(meta.get("path", ""), meta.get("symbol", ""), meta.get("heading", ""))
+        return LexicalDoc(chunk.id, label, chunk.text)
+    return LexicalDoc(chunk.id, chunk_label(chunk.path, chunk.symbol, chunk.heading), chunk.text)

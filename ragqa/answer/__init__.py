@@ -1,0 +1,5 @@
+"""Stage 6 — answer: a model or the extractive fallback, with the link guarantee."""
+
+from ragqa.answer.answerer import Answer, Answerer, AnswerEvent, BadQuestionError, Source
+
+__all__ = ["Answer", "AnswerEvent", "Answerer", "BadQuestionError", "Source"]

@@ -1,0 +1,319 @@
+"""The `Answerer` service: a question → retrieval → prompt → model or extractive → checked links.
+
+Every adapter (CLI, HTTP, Slack, CI checks) calls `ask` or `stream` and only formats the result.
+`stream` yields a `sources` event, then `delta` events whose concatenation is the final answer,
+then one `done` event with the whole `Answer` (the contract of `ragqa ask --json` and `/ask`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ragqa.answer import extractive
+from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
+from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
+from ragqa.errors import ProjectNotFoundError, RagqaError
+from ragqa.index import (
+    ChunkStore,
+    LexicalStore,
+    ProjectRecord,
+    Registry,
+    chroma_client,
+    embedder_name,
+    get_embedder,
+    lexical_doc,
+)
+from ragqa.index.chroma import get_or_create_collection
+from ragqa.links import permalink
+from ragqa.prompting import ContextSource, count_tokens, pack
+from ragqa.retrieve import Filters, Passage, ProjectIndex, Retrieval, Retriever
+from ragqa.settings import Settings
+
+EXTRACTIVE = "extractive"
+MAX_QUESTION_CHARS = 4_000
+
+
+class BadQuestionError(RagqaError):
+    """The question is empty, too long or otherwise unusable."""
+
+    code = "bad_question"
+
+
+class Source(BaseModel):
+    """A passage an answer was built from; `url` opens exactly its lines at the indexed commit."""
+
+    id: str
+    path: str
+    start_line: int
+    end_line: int
+    url: str
+    score: float
+    kind: str
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Answer(BaseModel):
+    """The answer contract shared by `ragqa ask --json`, `POST /ask` and the CI checks."""
+
+    answer: str
+    answered: bool
+    project: str
+    commit: str
+    sources: list[Source]
+    links_removed: list[str] = Field(default_factory=list)
+    model: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    timings_ms: dict[str, int] = Field(default_factory=dict)
+
+
+@dataclass
+class AnswerEvent:
+    """One step of a streamed answer: `sources`, `delta` (text) or `done` (the whole answer)."""
+
+    kind: Literal["sources", "delta", "done"]
+    sources: list[Source] | None = None
+    text: str = ""
+    answer: Answer | None = None
+
+
+class Answerer:
+    """Answers questions about indexed projects; one instance serves many threads."""
+
+    def __init__(self, settings: Settings, llm: LLM | Literal["settings"] | None = "settings") -> None:
+        self.settings = settings
+        self.client = chroma_client(settings)
+        self.registry = Registry(self.client)
+        self.lexical = LexicalStore(settings.lexical_dir)
+        self.llm = get_llm(settings) if llm == "settings" else llm
+        self.retriever = Retriever(settings, get_embedder(settings))
+        self._projects: dict[str, tuple[str, ProjectIndex]] = {}
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, project: str | None = None, top_k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        """Answer `question` in one piece."""
+        for event in self.stream(question, project, top_k, filters):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("stream ended without a done event")  # pragma: no cover
+
+    def stream(self, question: str, project: str | None = None, top_k: int | None = None,
+               filters: Filters | None = None) -> Iterator[AnswerEvent]:
+        """Answer `question` step by step (see the module docstring)."""
+        started = time.perf_counter()
+        question = _check_question(question)
+        index = self.project(project)
+        retrieval = self.retriever.retrieve(index, question, top_k or self.settings.top_k, filters)
+        retrieved = time.perf_counter()
+        run = _Run(self, index, question, retrieval)
+        yield from run.events()
+        assert run.answer is not None
+        run.answer.timings_ms = {
+            "retrieve": _ms(retrieved - started), "generate": _ms(time.perf_counter() - retrieved),
+            "total": _ms(time.perf_counter() - started)}
+        yield AnswerEvent("done", answer=run.answer)
+
+    def project(self, name: str | None) -> ProjectIndex:
+        """The named project (or the default one) as retrieval needs it, cached until re-ingested."""
+        name = self._project_name(name)
+        stamp = self.registry.stamp(name)
+        if stamp is None:
+            raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
+        with self._lock:
+            cached = self._projects.get(name)
+            if cached and cached[0] == stamp:
+                return cached[1]
+        record = self.registry.get(name)
+        if record is None:
+            raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
+        index = self._open(record)
+        with self._lock:
+            self._projects[name] = (record.stamp, index)
+        return index
+
+    def _open(self, record: ProjectRecord) -> ProjectIndex:
+        if record.embedder != embedder_name(self.settings):
+            raise RagqaError(
+                f"{record.name} was indexed with the embedder {record.embedder}, but settings select "
+                f"{embedder_name(self.settings)}: change RAGQA_EMBEDDER back or re-ingest")
+        store = ChunkStore(get_or_create_collection(self.client, record.collection, {}))
+        lexical = self.lexical.update(
+            record.collection, record.live_ids(), {}, None,
+            fetch=lambda ids: [lexical_doc(chunk) for chunk in store.get(ids)])
+        return ProjectIndex.open(record, store, lexical)
+
+    def _project_name(self, name: str | None) -> str:
+        if name:
+            return name
+        if self.settings.default_project:
+            return self.settings.default_project
+        names = [record.name for record in self.registry.all()]
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise ProjectNotFoundError("no projects yet: ingest one first (`ragqa ingest <git URL or path>`)")
+        raise ProjectNotFoundError(f"several projects are indexed ({', '.join(names)}): name one")
+
+
+class _Run:
+    """The answering of one question after retrieval: model or extractive, then link checks."""
+
+    def __init__(self, answerer: Answerer, index: ProjectIndex, question: str,
+                 retrieval: Retrieval) -> None:
+        self.settings = answerer.settings
+        self.llm = answerer.llm
+        self.index = index
+        self.record = index.record
+        self.question = question
+        self.retrieval = retrieval
+        self.answer: Answer | None = None
+
+    def events(self) -> Iterator[AnswerEvent]:
+        passages = self.retrieval.passages
+        if not passages or self.retrieval.confidence < self.settings.min_confidence:
+            yield from self._abstain(passages)
+        elif self.llm is None:
+            yield from self._extractive(passages, note="")
+        else:
+            yield from self._generate(self.llm, passages)
+
+    def _abstain(self, passages: list[Passage], model: str = EXTRACTIVE,
+                 usage: Usage | None = None) -> Iterator[AnswerEvent]:
+        sources = self._sources(passages)
+        yield AnswerEvent("sources", sources=sources)
+        yield AnswerEvent("delta", text=ABSTAIN)
+        self.answer = self._answer(ABSTAIN, False, sources, [], model, usage)
+
+    def _extractive(self, passages: list[Passage], note: str) -> Iterator[AnswerEvent]:
+        sources = self._sources(passages)
+        yield AnswerEvent("sources", sources=sources)
+        excerpts = [self._excerpt(passage) for passage in passages[: extractive.QUOTED_SOURCES]]
+        body = extractive.render(self.record.name, excerpts, self._excerpt_link)
+        guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
+        text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
+        yield AnswerEvent("delta", text=text)
+        self.answer = self._answer(text, True, sources, guard.removed, EXTRACTIVE, None)
+
+    def _generate(self, llm: LLM, passages: list[Passage]) -> Iterator[AnswerEvent]:
+        context = [self._context_source(label, passage) for label, passage in _labelled(passages)]
+        prompt, packed = pack(self.settings.prompts_dir, self.record, self.question, context,
+                              self.settings.llm_context_window, self.settings.llm_answer_tokens,
+                              llm.name)
+        used = [passage for (label, passage) in _labelled(passages)
+                if label in {source.label for source in packed}]
+        sources = self._sources(used)
+        guard = LinkGuard(self._targets(used))
+        usage = Usage()
+        raw: list[str] = []
+        shown: list[str] = []
+        try:
+            for piece in llm.stream(prompt, usage):
+                raw.append(piece)
+                if not shown and _may_be_abstention("".join(raw)):
+                    continue  # hold the start back until it cannot be "Hmm, I'm not sure."
+                if not shown:
+                    yield AnswerEvent("sources", sources=sources)
+                text = guard.feed("".join(raw) if not shown else piece)
+                shown.append(text)
+                if text:
+                    yield AnswerEvent("delta", text=text)
+        except LLMError as error:
+            if not shown:
+                yield from self._extractive(passages, note=f"{error}; this answer quotes the sources.")
+                return
+            tail = f"\n\n_(The answer was cut off: {error}.)_\n"
+            shown.append(tail)
+            yield AnswerEvent("delta", text=tail)
+        if not shown:
+            if is_abstention("".join(raw)):
+                yield from self._abstain(used, llm.name, _counted(usage, prompt, raw, llm.name))
+                return
+            yield AnswerEvent("sources", sources=sources)
+            shown.append(guard.feed("".join(raw)))
+        tail = guard.finish()
+        yield AnswerEvent("delta", text=tail)
+        text = "".join(shown) + tail
+        self.answer = self._answer(text, True, sources, guard.removed, llm.name,
+                                   _counted(usage, prompt, raw, llm.name))
+
+    def _answer(self, text: str, answered: bool, sources: list[Source], removed: list[str],
+                model: str, usage: Usage | None) -> Answer:
+        usage = usage or Usage()
+        return Answer(
+            answer=text, answered=answered, project=self.record.name, commit=self.record.commit,
+            sources=sources, links_removed=removed, model=model,
+            usage=TokenUsage(prompt_tokens=usage.prompt_tokens,
+                             completion_tokens=usage.completion_tokens))
+
+    def _link(self, path: str, start: int, end: int) -> str:
+        return permalink(self.record.web_url, self.record.commit, path, start, end)
+
+    def _sources(self, passages: list[Passage]) -> list[Source]:
+        return [Source(id=label, path=passage.path, start_line=passage.start_line,
+                       end_line=passage.end_line, score=round(passage.score, 4), kind=passage.kind,
+                       url=self._link(passage.path, passage.start_line, passage.end_line))
+                for label, passage in _labelled(passages)]
+
+    def _targets(self, passages: list[Passage]) -> list[LinkTarget]:
+        return [LinkTarget(label, self._link(passage.path, passage.start_line, passage.end_line),
+                           passage.path, passage.start_line, passage.end_line, _title(passage))
+                for label, passage in _labelled(passages)]
+
+    def _context_source(self, label: str, passage: Passage) -> ContextSource:
+        return ContextSource(label, passage.path, passage.start_line, passage.end_line,
+                             self._link(passage.path, passage.start_line, passage.end_line),
+                             passage.language, _title(passage), passage.text)
+
+    def _excerpt(self, passage: Passage) -> extractive.Excerpt:
+        start, end, text = extractive.best_lines(passage.text, passage.start_line, self.question,
+                                                 self.index.lexical.term_idf)
+        return extractive.Excerpt(passage.path, start, end, text, passage.language, _title(passage))
+
+    def _excerpt_link(self, excerpt: extractive.Excerpt) -> str:
+        return self._link(excerpt.path, excerpt.start_line, excerpt.end_line)
+
+
+def _labelled(passages: list[Passage]) -> list[tuple[str, Passage]]:
+    return [(f"S{number}", passage) for number, passage in enumerate(passages, 1)]
+
+
+def _title(passage: Passage) -> str:
+    """The symbol of a code passage, or the innermost heading of a docs one."""
+    return passage.symbol or passage.heading.rsplit(" > ", 1)[-1]
+
+
+def _may_be_abstention(text: str) -> bool:
+    """Whether the answer so far may still turn out to be 'Hmm, I'm not sure.' (held back)."""
+    stripped = text.lstrip()
+    return ABSTAIN.startswith(stripped) or is_abstention(stripped)
+
+
+def _counted(usage: Usage, prompt: str, raw: list[str], model: str) -> Usage:
+    """The server's token counts, or tiktoken's when the server sent none."""
+    if usage.prompt_tokens or usage.completion_tokens:
+        return usage
+    return Usage(count_tokens(prompt, model), count_tokens("".join(raw), model))
+
+
+def _check_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise BadQuestionError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadQuestionError(f"the question is {len(question)} characters long; "
+                               f"{MAX_QUESTION_CHARS} at most")
+    return question
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,279 @@
+"""The lexical half of hybrid retrieval: BM25 over identifier-aware tokens, persisted per project.
+
+Tokens: every identifier is kept whole (lower-cased) *and* split into its words, so
+`should_bypass_proxies`, `getAdapter` and `requests.Session` match both the exact name and the
+words a person would type ("bypass proxies", "get adapter"). Plain words are lightly stemmed
+("retries", "retry" → "retri") and English stop words are dropped.
+
+Storage: one `.npz` file per project and manifest under `storage/lexical/<collection>/`, named by
+a hash of the live chunk ids, so a reader holding an older project record still finds the index
+that matches it. An incremental ingest keeps the rows of unchanged chunks and tokenises only new
+ones. The file is a cache of what the vector store holds: a process that lacks it (another API
+replica, a wiped `storage/`) rebuilds it from the stored chunk texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+TOKENIZER_VERSION = "lex-1"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+")
+_WORD_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+STOP_WORDS = frozenset("""
+a about above after again all also am an and any are as at be because been before being below
+between both but by can could did do does doing don done down during each either else etc even
+ever every few for from further get gets got had has have having he her here hers him his how i
+if in into is isn it its itself just let like may me might more most must my no nor not now of
+off on once one only or other our ours out over own per same say says she should so some such
+than that the their theirs them then there these they this those though through thus to too
+under until up upon us use used uses using very via was we were what when where whether which
+while who whom why will with within without would yes yet you your yours
+""".split())  # noqa: SIM905 - a word list reads better as text
+K1, B = 1.2, 0.75
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: plurals, -ing, -ed and a final e or y, nothing cleverer."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, replacement in (("ies", "i"), ("ied", "i"), ("sses", "ss")):
+        if word.endswith(suffix):
+            return word[: -len(suffix)] + replacement
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("y") and len(word) > 3:
+        word = word[:-1] + "i"
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Identifier-aware BM25 tokens of `text` (used for chunks and questions alike)."""
+    tokens: list[str] = []
+    for match in _IDENTIFIER.finditer(text):
+        tokens.extend(_identifier_tokens(match.group()))
+    return tokens
+
+
+@lru_cache(maxsize=100_000)
+def _identifier_tokens(identifier: str) -> tuple[str, ...]:
+    return tuple(_split_identifier(identifier))
+
+
+def _split_identifier(identifier: str) -> Iterator[str]:
+    parts = identifier.split(".")
+    if len(parts) > 1:
+        yield identifier.lower()
+    for part in parts:
+        words = _WORD_PART.findall(part)
+        if len(words) > 1:
+            yield part.lower().strip("_")
+        for word in words:
+            lowered = word.lower()
+            if lowered not in STOP_WORDS and (len(lowered) > 1 or lowered.isdigit()):
+                yield stem(lowered)
+
+
+def identifiers(text: str) -> list[str]:
+    """Names in `text` that look like code (dotted, snake_case, camelCase or in backticks), each as
+    the index token that stands for the whole name."""
+    names: list[str] = []
+    quoted = set(_IDENTIFIER.findall(" ".join(re.findall(r"`([^`]+)`", text))))
+    for match in _IDENTIFIER.finditer(text):
+        word = match.group()
+        code_shaped = "." in word or "_" in word.strip("_") or re.search(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}", word)
+        tokens = tokenize(word)
+        if tokens and (code_shaped or (word in quoted and not word.isdigit() and len(word) > 2)):
+            names.append(tokens[0])  # the identifier whole, as the index holds it
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class LexicalDoc:
+    """What BM25 reads of one chunk: its id, its location label and its text."""
+
+    id: str
+    label: str
+    text: str
+
+
+class LexicalIndex:
+    """BM25 over a fixed set of chunks; rows are chunks, stored as sparse term counts."""
+
+    def __init__(self, ids: Sequence[str], vocabulary: Sequence[str],
+                 indptr: npt.NDArray[np.int64], terms: npt.NDArray[np.int32],
+                 counts: npt.NDArray[np.float32]) -> None:
+        self.ids = list(ids)
+        self.rows = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
+        self.vocabulary = list(vocabulary)
+        self.term_ids = {term: column for column, term in enumerate(self.vocabulary)}
+        self.indptr, self.terms, self.counts = indptr, terms, counts
+        self._prepare()
+
+    @classmethod
+    def build(cls, docs: Iterable[LexicalDoc], base: LexicalIndex | None = None,
+              keep: set[str] | None = None) -> LexicalIndex:
+        """An index of `base`'s rows whose ids are in `keep`, plus `docs` (tokenised here)."""
+        term_ids = dict(base.term_ids) if base else {}
+        ids: list[str] = []
+        rows: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = []
+        if base is not None:
+            for row, chunk_id in enumerate(base.ids):
+                if keep is None or chunk_id in keep:
+                    ids.append(chunk_id)
+                    start, end = base.indptr[row], base.indptr[row + 1]
+                    rows.append((base.terms[start:end], base.counts[start:end]))
+        for doc in docs:
+            counted = Counter(tokenize(f"{doc.label}\n{doc.label}\n{doc.text}"))
+            columns = [term_ids.setdefault(term, len(term_ids)) for term in counted]
+            ids.append(doc.id)
+            rows.append((np.array(columns, dtype=np.int32),
+                         np.array(list(counted.values()), dtype=np.float32)))
+        lengths = np.array([len(terms) for terms, _ in rows], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        terms = np.concatenate([t for t, _ in rows]) if rows else np.zeros(0, np.int32)
+        counts = np.concatenate([c for _, c in rows]) if rows else np.zeros(0, np.float32)
+        return cls(ids, list(term_ids), indptr, terms.astype(np.int32), counts.astype(np.float32))
+
+    def _prepare(self) -> None:
+        """Derive per-term postings and BM25 statistics from the per-row counts."""
+        rows = len(self.ids)
+        row_of = np.repeat(np.arange(rows, dtype=np.int32), np.diff(self.indptr))
+        self.doc_length = np.bincount(row_of, weights=self.counts, minlength=rows)
+        self.average_length = float(self.doc_length.mean()) if rows else 1.0
+        order = np.argsort(self.terms, kind="stable")
+        self.posting_rows = row_of[order]
+        self.posting_counts = self.counts[order]
+        self.posting_ptr = np.searchsorted(self.terms[order], np.arange(len(self.vocabulary) + 1))
+        document_frequency = np.diff(self.posting_ptr).astype(np.float64)
+        self.idf = np.log(1 + (rows - document_frequency + 0.5) / (document_frequency + 0.5))
+        self.unseen_idf = float(np.log(1 + (rows + 0.5) / 0.5))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def term_idf(self, term: str) -> float:
+        """How rare `term` is; a term no chunk holds is as rare as can be."""
+        column = self.term_ids.get(term)
+        return self.unseen_idf if column is None else float(self.idf[column])
+
+    def has_term(self, term: str) -> bool:
+        column = self.term_ids.get(term)
+        return column is not None and self.posting_ptr[column + 1] > self.posting_ptr[column]
+
+    def scores(self, query: str) -> npt.NDArray[np.float64]:
+        """The BM25 score of every row for `query` (zero where no query term occurs)."""
+        scores = np.zeros(len(self.ids), dtype=np.float64)
+        norm = K1 * (1 - B + B * self.doc_length / max(self.average_length, 1e-9))
+        for term, weight in Counter(tokenize(query)).items():
+            column = self.term_ids.get(term)
+            if column is None:
+                continue
+            start, end = self.posting_ptr[column], self.posting_ptr[column + 1]
+            rows, tf = self.posting_rows[start:end], self.posting_counts[start:end]
+            scores[rows] += weight * self.idf[column] * tf * (K1 + 1) / (tf + norm[rows])
+        return scores
+
+    def chunk_terms(self, chunk_ids: Iterable[str]) -> set[str]:
+        """Every term of these chunks (their location labels included)."""
+        terms: set[str] = set()
+        for chunk_id in chunk_ids:
+            row = self.rows.get(chunk_id)
+            if row is not None:
+                columns = self.terms[self.indptr[row]:self.indptr[row + 1]]
+                terms.update(self.vocabulary[column] for column in columns)
+        return terms
+
+    def save(self, path: Path) -> None:
+        """Write atomically: readers see the old file or the new one, never half of one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, ids=np.array(self.ids, dtype=str),
+                         vocabulary=np.array(self.vocabulary, dtype=str),
+                         indptr=self.indptr, terms=self.terms, counts=self.counts)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["ids"].tolist(), data["vocabulary"].tolist(), data["indptr"],
+                       data["terms"], data["counts"])
+
+
+class LexicalStore:
+    """The persisted lexical indexes of all projects, one folder per collection."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, collection: str, live_ids: Iterable[str]) -> Path:
+        return self.root / collection / f"{manifest_key(live_ids)}.npz"
+
+    def load(self, collection: str, live_ids: set[str]) -> LexicalIndex | None:
+        path = self.path(collection, live_ids)
+        try:
+            return LexicalIndex.load(path)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def update(self, collection: str, live_ids: set[str], new_docs: dict[str, LexicalDoc],
+               base_ids: set[str] | None,
+               fetch: Callable[[list[str]], list[LexicalDoc]]) -> LexicalIndex:
+        """Write the index for `live_ids`, reusing the index of `base_ids` (the previous manifest).
+
+        Chunk texts come from `new_docs` (just chunked) or, for chunks neither there nor in the
+        base index, from `fetch` (the vector store).
+        """
+        existing = self.load(collection, live_ids)
+        if existing is not None:
+            return existing
+        base = self.load(collection, base_ids) if base_ids else None
+        known = set(base.ids) & live_ids if base else set()
+        missing = [chunk_id for chunk_id in sorted(live_ids - known) if chunk_id not in new_docs]
+        docs = [new_docs[chunk_id] for chunk_id in sorted(live_ids - known) if chunk_id in new_docs]
+        docs.extend(fetch(missing) if missing else [])
+        index = LexicalIndex.build(docs, base, live_ids)
+        index.save(self.path(collection, live_ids))
+        return index
+
+    def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
+        """Delete this collection's index files except those of the manifests in `keep`."""
+        wanted = {self.path(collection, ids).name for ids in keep}
+        folder = self.root / collection
+        for path in folder.glob("*") if folder.exists() else []:
+            if path.name not in wanted:
+                path.unlink(missing_ok=True)
+
+    def drop(self, collection: str) -> None:
+        """Delete every index file of a collection."""
+        shutil.rmtree(self.root / collection, ignore_errors=True)
+
+
+def manifest_key(live_ids: Iterable[str]) -> str:
+    """Names the index of exactly these chunks (and this tokenizer)."""
+    digest = hashlib.sha1(TOKENIZER_VERSION.encode(), usedforsecurity=False)
+    for chunk_id in sorted(live_ids):
+        digest.update(chunk_id.encode())
+    return digest.hexdigest()[:20]

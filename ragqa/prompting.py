@@ -1,0 +1,126 @@
+"""Stage 5 — prompt: the QA template in `prompts/` rendered with project values and packed sources.
+
+Sources are labelled `[S1]`, `[S2]` … with their permalinks and added best first while they fit
+the model's window minus the tokens kept for the answer; token counts come from tiktoken, read
+offline from the encodings llama-index ships.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ragqa.errors import ConfigError
+from ragqa.index import ProjectRecord
+
+QA_TEMPLATE = "qa.md.j2"
+_SAFETY_TOKENS = 64  # chat formatting overhead the count of the prompt text does not see
+
+
+@dataclass(frozen=True)
+class ContextSource:
+    """One labelled source as the model sees it."""
+
+    label: str
+    path: str
+    start_line: int
+    end_line: int
+    url: str
+    language: str
+    title: str
+    text: str
+
+    def render(self) -> str:
+        title = f" ({self.title})" if self.title else ""
+        fence = "````" if "```" in self.text else "```"
+        return (f"[{self.label}] {self.path} lines {self.start_line}-{self.end_line}{title}\n"
+                f"Link: {self.url}\n{fence}{self.language}\n{self.text}\n{fence}")
+
+
+def content_type(record: ProjectRecord) -> str:
+    """'code', 'docs' or 'code and docs', from what the project's files are."""
+    kinds = {entry.kind == "code" for entry in record.files.values()}
+    if kinds == {True}:
+        return "code"
+    if kinds == {False}:
+        return "docs"
+    return "code and docs"
+
+
+def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: str) -> str:
+    """The QA prompt for `question` about the project of `record`."""
+    rendered: str = _template(prompts_dir).render(
+        project_name=record.name,
+        repository_url=record.web_url or record.source,
+        content_type=content_type(record),
+        target_audience=record.audience or "developer",
+        chat_prompt=record.instructions,
+        question=question,
+        context=context,
+    )
+    return rendered.strip() + "\n"
+
+
+def pack(prompts_dir: Path, record: ProjectRecord, question: str, sources: Sequence[ContextSource],
+         window: int, answer_tokens: int, model: str | None = None
+         ) -> tuple[str, list[ContextSource]]:
+    """The rendered prompt and the sources that fit in it, best first.
+
+    A source too big for what is left is skipped and smaller ones after it still get a chance.
+    """
+    encoding = _encoding(model)
+    budget = window - answer_tokens - _SAFETY_TOKENS
+    budget -= len(encoding.encode(render_qa(prompts_dir, record, question, ""), disallowed_special=()))
+    packed: list[ContextSource] = []
+    for source in sources:
+        cost = len(encoding.encode(source.render() + "\n\n", disallowed_special=()))
+        if cost <= budget:
+            packed.append(source)
+            budget -= cost
+    context = "\n\n".join(source.render() for source in packed)
+    return render_qa(prompts_dir, record, question, context), packed
+
+
+def count_tokens(text: str, model: str | None = None) -> int:
+    return len(_encoding(model).encode(text, disallowed_special=()))
+
+
+@cache
+def _template(prompts_dir: Path) -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(prompts_dir)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False)
+    try:
+        return environment.get_template(QA_TEMPLATE)
+    except jinja2.TemplateNotFound as error:
+        raise ConfigError(f"no {QA_TEMPLATE} in the prompts folder {prompts_dir}") from error
+    except jinja2.TemplateSyntaxError as error:
+        raise ConfigError(f"{prompts_dir / QA_TEMPLATE} line {error.lineno}: {error.message}") from error
+
+
+@cache
+def _encoding(model: str | None) -> Any:
+    """o200k_base for the gpt-4o family and newer, cl100k_base otherwise (a close count for
+    other models' tokenizers, which is all packing needs)."""
+    import tiktoken
+
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", _bundled_tiktoken_cache())
+    name = "o200k_base" if model and model.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4")) \
+        else "cl100k_base"
+    return tiktoken.get_encoding(name)
+
+
+def _bundled_tiktoken_cache() -> str:
+    """llama-index ships the cl100k_base and o200k_base files; tiktoken would download them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("llama-index-core is missing: pip install -e .")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "_static" / "tiktoken_cache")
