@@ -23,6 +23,8 @@ class Settings(BaseSettings):
         None, description="Model name for the backend (local: a path; openai: a model id)."
     )
     embed_batch_size: int = Field(32, ge=1, le=2048)
+    onnx_dir: Path | None = Field(
+        None, description="Where the local model's one-time ONNX export is kept (default storage/models).")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
 
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.storage_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.onnx_dir or self.storage_dir / "models"
 
     @property
     def lexical_dir(self) -> Path:

@@ -128,11 +128,18 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(storage_dir=tmp_path / "storage", _env_file=None)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the local model shared by the child processes of a test run."""
+    return tmp_path_factory.mktemp("onnx")
+
+
 @pytest.fixture
-def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def cli_env(tmp_path: Path, onnx_dir: Path) -> Iterator[dict[str, str]]:
     """Environment for running `python -m ragqa` against a temp storage dir."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
-    env.update(RAGQA_STORAGE_DIR=str(tmp_path / "storage"), HF_HUB_OFFLINE="1")
+    env.update(RAGQA_STORAGE_DIR=str(tmp_path / "storage"), RAGQA_ONNX_DIR=str(onnx_dir),
+               HF_HUB_OFFLINE="1")
     yield env
 
 

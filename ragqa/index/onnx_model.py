@@ -1,0 +1,131 @@
+"""A fast-starting copy of the local model: exported once to ONNX, then run by onnxruntime.
+
+Loading torch and sentence-transformers costs 8–12 s per process; onnxruntime loads the same
+network in about half a second and embeds a question in a few milliseconds. The first process
+that loads the torch model exports it to `<model cache>/<name>-<digest>.onnx` (about 2 s); later
+processes (`ragqa ask`, a small re-ingest) use that file. The vectors are the same as the torch
+model's (cosine 1 - 1e-7), so both engines share one vector space and one collection.
+
+Only sentence-transformers models of the shape Transformer → mean pooling (→ normalise) are
+exported; anything else keeps the torch engine. Export needs the `onnx` package; without it,
+or if anything fails, ragqa simply keeps using torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+EXPORT_VERSION = "onnx-1"
+BATCH = 8  # onnxruntime is as fast as torch per text at this size, slower at 32
+
+
+class OnnxEncoder:
+    """Mean-pooled, normalised sentence embeddings from an exported transformer."""
+
+    def __init__(self, onnx_path: Path, model_dir: Path, max_length: int) -> None:
+        import onnxruntime
+        import tokenizers
+
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(onnx_path), options,
+                                                    providers=["CPUExecutionProvider"])
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        parts = [self._encode(texts[start:start + BATCH]) for start in range(0, len(texts), BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    def _encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: npt.NDArray[np.float32] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return result
+
+
+def exportable(model_dir: Path) -> int | None:
+    """The model's max sequence length if it is Transformer → mean pooling (→ normalise)."""
+    try:
+        modules = [m["type"].rsplit(".", 1)[-1] for m in _json(model_dir / "modules.json")]
+        pooling = _json(model_dir / "1_Pooling" / "config.json")
+        max_length = int(_json(model_dir / "sentence_bert_config.json")["max_seq_length"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+        value for key, value in pooling.items() if key.startswith("pooling_mode_") and
+        key != "pooling_mode_mean_tokens")
+    if modules[:2] != ["Transformer", "Pooling"] or modules[2:] not in ([], ["Normalize"]) \
+            or not mean_only or not (model_dir / "tokenizer.json").exists():
+        return None
+    return max_length
+
+
+def onnx_path(cache_dir: Path, model_dir: Path, name: str) -> Path:
+    """Where the export of `model_dir` lives: named by the model's config and weights' size."""
+    digest = hashlib.sha1(EXPORT_VERSION.encode(), usedforsecurity=False)
+    digest.update((model_dir / "config.json").read_bytes())
+    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}-{digest.hexdigest()[:16]}.onnx"
+
+
+def export(sentence_transformer: Any, target: Path) -> bool:
+    """Write the transformer of a loaded sentence-transformers model to `target`; False on failure."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    transformer = sentence_transformer[0].auto_model
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                    token_type_ids=token_type_ids).last_hidden_state
+
+    axes = {0: "batch", 1: "tokens"}
+    sample = torch.ones(2, 16, dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Encoder().eval(), (sample, sample, torch.zeros_like(sample)), temporary,
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                              "last_hidden_state": axes})
+        os.replace(temporary, target)
+        return True
+    except Exception:  # no onnx package, an unsupported model: torch stays in use
+        return False
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
