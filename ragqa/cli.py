@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,6 +20,7 @@ from ragqa.settings import Settings
 
 if TYPE_CHECKING:
     from ragqa.answer import Answer, AnswerEvent
+    from ragqa.evaluation import Report
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -132,6 +134,71 @@ def _footer(answer: Answer) -> None:
     removed = f" · {len(answer.links_removed)} invented links removed" if answer.links_removed else ""
     err.print(f"{answer.project} @ {answer.commit[:12]} · {answer.model} · "
               f"{answer.timings_ms.get('total', 0)} ms{removed}", style="dim", highlight=False)
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="A question set (.jsonl, ../shared/eval format).")],
+    project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources per answer.")] = None,
+    server: Annotated[str | None, typer.Option(help="Ask a ragqa server's /ask instead.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="RAGQA_TOKEN", help="Token for --server.")] = None,
+    repo: Annotated[Path | None, typer.Option(
+        help="With --server: a local git checkout to check links' line ranges against.")] = None,
+    min_hit5: Annotated[float | None, typer.Option(help="Fail below this hit@5.")] = None,
+    min_mrr: Annotated[float | None, typer.Option(help="Fail below this MRR@10.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Measure retrieval and answers on a question set; fails on invalid links or missed thresholds."""
+    from ragqa import evaluation
+
+    question_set = evaluation.load(questions)
+    if server:
+        ask = evaluation.remote_asker(server, token, project, top_k)
+        counter = evaluation.git_line_counter(repo) if repo else None
+    else:
+        from ragqa.answer import Answerer
+
+        answerer = Answerer(Settings())
+        record = answerer.project(project).record
+        ask = lambda question: answerer.ask(question, record.name, top_k)  # noqa: E731
+        counter = evaluation.line_counter_for(record, answerer.settings)
+    report = evaluation.evaluate(question_set, ask, counter, str(questions))
+    if as_json:
+        print(report.model_dump_json())
+    else:
+        _print_report(report)
+    failures = evaluation.failures(report.overall, min_hit5, min_mrr)
+    if failures:
+        _fail("; ".join(failures))
+
+
+def _print_report(report: Report) -> None:
+    from ragqa.evaluation import METRICS
+
+    table = Table("", "n", *(SHORT_NAMES.get(m, m) for m in METRICS),
+                  title=f"{report.project} @ {report.commit[:12]}", padding=(0, 1))
+    groups = [("all", report.overall), *report.by_kind.items(), *report.by_style.items()]
+    for name, figures in groups:
+        table.add_row(name, f"{figures['questions']:g}", *(_figure(figures, m) for m in METRICS))
+    console = out if out.is_terminal else Console(width=140)  # piped: don't squeeze to 80
+    console.print(table)
+    if not report.lines_checked:
+        console.print("line ranges of links were not checked (give --repo with --server)")
+    for result in report.questions:
+        if result.invalid_links:
+            console.print(f"{result.id}: invalid links {', '.join(result.invalid_links)}", markup=False)
+
+
+SHORT_NAMES = {"line_overlap@5": "lines@5", "answer_rate": "answer", "abstention": "abstain",
+               "invalid_links": "bad links", "mrr@10": "mrr@10", "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
+
+
+def _figure(figures: dict[str, float], metric: str) -> str:
+    if metric not in figures:
+        return "-"
+    value = figures[metric]
+    return f"{value:.0f}" if metric.endswith("_ms") or metric == "invalid_links" else f"{value:.2f}"
 
 
 @app.command()

@@ -1,22 +1,41 @@
-"""Retrieval and answer quality on a question set (the format of `../shared/eval/*.jsonl`).
+"""`ragqa eval`: retrieval and answer quality on a question set (`../shared/eval/*.jsonl` format).
 
-Each question names the files (`gold`) and line ranges (`lines`) that answer it; `gold: []`
-marks a question the project cannot answer. Metrics:
+A question set is a header line `{"repo", "commit", "url"}`, then one question per line
+`{"id", "question", "gold": [paths], "lines": {path: [start, end]}, "kind", "style"}`;
+`gold: []` marks a question the project cannot answer. Metrics, overall and per kind and style:
 - hit@1 / hit@5: a gold path among the first 1 / 5 sources; MRR@10: 1 / rank of the first one;
-- line-overlap@5: a source among the first 5 whose lines overlap the gold range of its file;
-- answer rate (answerable questions answered) and abstention rate (unanswerable ones declined).
+- line-overlap@5: a source among the first 5 whose lines overlap its file's gold range;
+- answer rate (answerable questions answered), abstention (unanswerable ones declined);
+- invalid links: links in an answer that are not a permalink into one of its sources, or whose
+  lines do not exist in the file at the answer's commit; sources whose lines do not exist;
+- latency p50 / p95 of a whole ask.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from ragqa.answer import Answer
+from ragqa.answer.linkguard import LinkTarget, find_links, line_range, match_target
+from ragqa.chunking import split_lines
 from ragqa.errors import RagqaError
+from ragqa.index import ProjectRecord
+from ragqa.settings import Settings
+from ragqa.sources import SourceKind
+from ragqa.sources.git import mirror_name
+
+LineCounter = Callable[[str, str], int | None]  # (path, commit) → lines in that file, None if absent
+METRICS = ["hit@1", "hit@5", "mrr@10", "line_overlap@5", "answer_rate", "abstention",
+           "invalid_links", "p50_ms", "p95_ms"]
 
 
 @dataclass(frozen=True)
@@ -38,20 +57,20 @@ class QuestionSet:
 
 
 def load(path: Path) -> QuestionSet:
-    """Read a question set; a malformed line is an error naming its line number."""
+    """Read a question set; a malformed line is an error naming the file."""
     try:
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as error:
         raise RagqaError(f"cannot read {path}: {error.strerror}") from error
-    if not rows:
-        raise RagqaError(f"{path} is empty")
+    if len(rows) < 2:
+        raise RagqaError(f"{path} holds no questions (a header line, then one question per line)")
     try:
         header = json.loads(rows[0])
         questions = [_question(json.loads(row)) for row in rows[1:]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise RagqaError(f"{path}: not a question set ({error})") from error
-    return QuestionSet(header.get("repo", ""), header.get("commit", ""), header.get("url", ""),
-                       questions)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise RagqaError(f"{path}: not a question set ({type(error).__name__}: {error})") from error
+    return QuestionSet(str(header.get("repo", "")), str(header.get("commit", "")),
+                       str(header.get("url", "")), questions)
 
 
 def _question(row: dict[str, Any]) -> Question:
@@ -61,62 +80,188 @@ def _question(row: dict[str, Any]) -> Question:
         kind=str(row.get("kind", "")), style=str(row.get("style", "")))
 
 
-@dataclass
-class Outcome:
-    """One question's result."""
+class QuestionResult(BaseModel):
+    """One question's outcome."""
 
-    question: Question
-    answer: Answer
-    seconds: float
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.question.gold)
-
-    def rank(self, limit: int = 10) -> int | None:
-        """1-based rank of the first source in a gold file, within `limit`."""
-        for rank, source in enumerate(self.answer.sources[:limit], 1):
-            if source.path in self.question.gold:
-                return rank
-        return None
-
-    def overlaps(self, limit: int = 5) -> bool:
-        for source in self.answer.sources[:limit]:
-            span = self.question.lines.get(source.path)
-            if span and source.start_line <= span[1] and span[0] <= source.end_line:
-                return True
-        return False
+    id: str
+    kind: str
+    style: str
+    answerable: bool
+    answered: bool
+    rank: int | None  # of the first gold source within the first 10
+    line_overlap: bool
+    invalid_links: list[str]
+    ms: float
+    sources: list[str]
 
 
-def metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
-    """The summary figures over some outcomes (answerable and unanswerable ones mixed)."""
-    answerable = [outcome for outcome in outcomes if outcome.answerable]
-    unanswerable = [outcome for outcome in outcomes if not outcome.answerable]
-    ranks = [outcome.rank() for outcome in answerable]
-    result: dict[str, float] = {"questions": len(outcomes)}
-    if answerable:
-        result.update({
-            "hit@1": _mean([rank == 1 for rank in ranks]),
-            "hit@5": _mean([rank is not None and rank <= 5 for rank in ranks]),
-            "mrr@10": _mean([1 / rank if rank else 0.0 for rank in ranks]),
-            "line_overlap@5": _mean([outcome.overlaps() for outcome in answerable]),
-            "answer_rate": _mean([outcome.answer.answered for outcome in answerable]),
-        })
-    if unanswerable:
-        result["abstention"] = _mean([not outcome.answer.answered for outcome in unanswerable])
-    return result
+class Report(BaseModel):
+    """What `ragqa eval --json` prints."""
+
+    questions_file: str
+    project: str
+    commit: str
+    lines_checked: bool
+    overall: dict[str, float]
+    by_kind: dict[str, dict[str, float]]
+    by_style: dict[str, dict[str, float]]
+    questions: list[QuestionResult]
 
 
-def run(questions: Sequence[Question], ask: Callable[[str], Answer]) -> list[Outcome]:
-    import time
-
-    outcomes = []
-    for question in questions:
+def evaluate(question_set: QuestionSet, ask: Callable[[str], Answer], line_count: LineCounter | None,
+             source_name: str = "") -> Report:
+    """Ask every question and score the answers (after one untimed warm-up ask, so that latency
+    is that of a warm process, as in a server)."""
+    if question_set.questions:
+        ask(question_set.questions[0].question)
+    results: list[QuestionResult] = []
+    last: Answer | None = None
+    for question in question_set.questions:
         started = time.perf_counter()
         answer = ask(question.question)
-        outcomes.append(Outcome(question, answer, time.perf_counter() - started))
-    return outcomes
+        results.append(score(question, answer, (time.perf_counter() - started) * 1000, line_count))
+        last = answer
+    return Report(
+        questions_file=source_name, project=last.project if last else "",
+        commit=last.commit if last else "", lines_checked=line_count is not None,
+        overall=summarise(results), by_kind=_grouped(results, "kind"),
+        by_style=_grouped(results, "style"), questions=results)
+
+
+def score(question: Question, answer: Answer, ms: float, line_count: LineCounter | None
+          ) -> QuestionResult:
+    rank = next((number for number, source in enumerate(answer.sources[:10], 1)
+                 if source.path in question.gold), None)
+    overlap = False
+    for source in answer.sources[:5]:
+        span = question.lines.get(source.path)
+        overlap = overlap or bool(span and source.start_line <= span[1] and span[0] <= source.end_line)
+    return QuestionResult(
+        id=question.id, kind=question.kind, style=question.style, answerable=bool(question.gold),
+        answered=answer.answered, rank=rank, line_overlap=overlap,
+        invalid_links=invalid_links(answer, line_count), ms=round(ms, 1),
+        sources=[f"{s.path}#L{s.start_line}-L{s.end_line}" for s in answer.sources])
+
+
+def invalid_links(answer: Answer, line_count: LineCounter | None) -> list[str]:
+    """Links of the answer that point outside its sources or at lines the file does not have."""
+    targets = [LinkTarget(s.id, s.url, s.path, s.start_line, s.end_line) for s in answer.sources]
+    bad: list[str] = []
+    for url in [*find_links(answer.answer), *(s.url for s in answer.sources)]:
+        target = match_target(url, targets)
+        lines = line_range(url)
+        if target is None:
+            bad.append(url)
+        elif line_count is not None and lines is not None:
+            length = line_count(target.path, answer.commit)
+            if length is None or not 1 <= lines[0] <= lines[1] <= length:
+                bad.append(url)
+    return list(dict.fromkeys(bad))
+
+
+def summarise(results: Sequence[QuestionResult]) -> dict[str, float]:
+    answerable = [result for result in results if result.answerable]
+    unanswerable = [result for result in results if not result.answerable]
+    figures: dict[str, float] = {"questions": len(results)}
+    if answerable:
+        figures.update({
+            "hit@1": _mean([r.rank == 1 for r in answerable]),
+            "hit@5": _mean([r.rank is not None and r.rank <= 5 for r in answerable]),
+            "mrr@10": _mean([1 / r.rank if r.rank else 0.0 for r in answerable]),
+            "line_overlap@5": _mean([r.line_overlap for r in answerable]),
+            "answer_rate": _mean([r.answered for r in answerable]),
+        })
+    if unanswerable:
+        figures["abstention"] = _mean([not r.answered for r in unanswerable])
+    figures["invalid_links"] = sum(len(r.invalid_links) for r in results)
+    if results:
+        times = sorted(r.ms for r in results)
+        figures["p50_ms"] = round(statistics.median(times), 1)
+        figures["p95_ms"] = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return figures
+
+
+def failures(overall: dict[str, float], min_hit5: float | None, min_mrr: float | None) -> list[str]:
+    """Why a run fails: invalid links, or a threshold given on the command line not met."""
+    problems = []
+    if overall.get("invalid_links", 0):
+        problems.append(f"{overall['invalid_links']:g} invalid links")
+    for name, minimum in (("hit@5", min_hit5), ("mrr@10", min_mrr)):
+        if minimum is not None and overall.get(name, 0.0) < minimum:
+            problems.append(f"{name} {overall.get(name, 0.0):g} is below {minimum:g}")
+    return problems
+
+
+def _grouped(results: Sequence[QuestionResult], attribute: str) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[QuestionResult]] = {}
+    for result in results:
+        groups.setdefault(getattr(result, attribute) or "-", []).append(result)
+    return {name: summarise(members) for name, members in sorted(groups.items())}
+
+
+def git_line_counter(repository: Path) -> LineCounter:
+    """Count a file's lines at a commit of a local git repository (bare or not)."""
+    cache: dict[tuple[str, str], int | None] = {}
+
+    def count(path: str, commit: str) -> int | None:
+        if (path, commit) not in cache:
+            shown = subprocess.run(["git", "-C", str(repository), "show", f"{commit}:{path}"],
+                                   capture_output=True, check=False)
+            text = shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else None
+            cache[path, commit] = None if text is None else len(split_lines(text))
+        return cache[path, commit]
+
+    return count
+
+
+def folder_line_counter(folder: Path) -> LineCounter:
+    """Count a file's lines in a plain folder (it has no commits)."""
+    def count(path: str, commit: str) -> int | None:
+        try:
+            return len(split_lines((folder / path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return count
 
 
 def _mean(values: Sequence[float | bool]) -> float:
     return round(sum(float(value) for value in values) / len(values), 4) if values else 0.0
+
+
+def line_counter_for(record: ProjectRecord, settings: Settings) -> LineCounter:
+    """Where the files of an indexed project can be read back: its repo, mirror or folder."""
+    if record.source_kind == SourceKind.FOLDER:
+        return folder_line_counter(Path(record.source))
+    if record.source_kind == SourceKind.LOCAL_GIT:
+        return git_line_counter(Path(record.source))
+    return git_line_counter(settings.repos_dir / mirror_name(record.name))
+
+
+def remote_asker(server: str, token: str | None, project: str | None, top_k: int | None,
+                 timeout: float = 120.0) -> Callable[[str], Answer]:
+    """Ask through a ragqa server's `POST /ask` instead of in process."""
+    import httpx
+
+    client = httpx.Client(base_url=server.rstrip("/"), timeout=timeout,
+                          headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    def ask(question: str) -> Answer:
+        body: dict[str, Any] = {"question": question}
+        body.update({key: value for key, value in (("project", project), ("top_k", top_k)) if value})
+        try:
+            response = client.post("/ask", json=body)
+        except httpx.HTTPError as error:
+            raise RagqaError(f"cannot reach {server}: {error}") from error
+        if response.status_code != 200:
+            raise RagqaError(f"{server}/ask answered HTTP {response.status_code}: {_error_text(response)}")
+        return Answer.model_validate(response.json())
+
+    return ask
+
+
+def _error_text(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return " ".join(response.text.split())[:200]

@@ -9,11 +9,13 @@ llama-index's import alone costs seconds.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pathspec
 
 from ragqa.errors import RagqaError
 from ragqa.index import ChunkStore, Embedder, LexicalIndex, ProjectRecord, StoredChunk
@@ -21,7 +23,10 @@ from ragqa.index.lexical import identifiers, tokenize
 from ragqa.settings import Settings
 
 KindFilter = Literal["code", "docs"]
-MAX_MERGED_LINES = 120  # merging stops here so one source never swallows a whole file
+_ABOUT_SECONDARY = re.compile(r"\btest|\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b",
+                              re.IGNORECASE)
+MAX_MERGED_LINES = 120
+COVERAGE_SOURCES = 3  # merging stops here so one source never swallows a whole file
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class ProjectIndex:
     file_kinds: dict[str, str]
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
+    _secondary: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex) -> ProjectIndex:
@@ -86,6 +92,14 @@ class ProjectIndex:
                      for place, chunk_id in enumerate(entry.chunks)}
         file_kinds = {path: entry.kind for path, entry in record.files.items()}
         return cls(record, store, lexical, file_kinds, chunk_paths, positions)
+
+    def secondary(self, patterns: list[str]) -> set[str]:
+        """The files matching `patterns` (computed once per project and pattern list)."""
+        key = tuple(patterns)
+        if key not in self._secondary:
+            spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+            self._secondary[key] = {path for path in self.file_kinds if spec.match_file(path)}
+        return self._secondary[key]
 
     def allowed(self, chunk_id: str, filters: Filters) -> bool:
         path = self.chunk_paths.get(chunk_id)
@@ -106,6 +120,8 @@ class Retriever:
         lexical = self._lexical(project, question, filters)
         fused = self._fuse([ranked for ranked, _ in (dense, lexical)],
                            [self.settings.dense_weight, self.settings.lexical_weight])
+        if not _ABOUT_SECONDARY.search(question):
+            fused = self._demote(project, fused)
         wanted = [chunk_id for chunk_id, _ in fused[: max(3 * top_k, 10)]]
         chunks = project.store.get(wanted)
         best_fused = max_fused(self.settings, [self.settings.dense_weight, self.settings.lexical_weight])
@@ -148,6 +164,14 @@ class Retriever:
         ids = [project.lexical.ids[row] for row in top if scores[row] > 0]
         ranked = [chunk_id for chunk_id in ids if project.allowed(chunk_id, filters)]
         return ranked[: self.settings.retrieve_candidates], float(scores[top[0]])
+
+    def _demote(self, project: ProjectIndex, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Tests and changelogs mention everything but rarely answer a question: rank them lower."""
+        secondary = project.secondary(self.settings.secondary_paths)
+        weight = self.settings.secondary_weight
+        demoted = [(chunk_id, score * weight if project.chunk_paths.get(chunk_id) in secondary else score)
+                   for chunk_id, score in fused]
+        return sorted(demoted, key=lambda item: -item[1])
 
     def _fuse(self, rankings: Sequence[list[str]], weights: Sequence[float]) -> list[tuple[str, float]]:
         """Weighted reciprocal rank fusion: robust to the two scores' different scales."""
@@ -217,19 +241,20 @@ def confidence_signals(lexical: LexicalIndex, question: str, passages: Sequence[
 
     - `similarity`: the best cosine similarity between the question and a chunk;
     - `coverage`: the share of the question's terms (weighted by rarity) found in the passages;
-    - `unknown_names`: the share of code names in the question that occur nowhere in the project
-      (`torch.compile` asked of an HTTP library).
+    - `unknown_names`: code names in the question that occur nowhere in the project (`torch.compile`
+      asked of an HTTP library): 0 for none, 0.5 for one, 1 for two or more. A count, not a
+      share: the known names in such questions tend to be the generic ones (`requests.Session`).
     """
     terms = set(tokenize(question))
-    found = lexical.chunk_terms(chunk_id for passage in passages[:3] for chunk_id in passage.chunk_ids)
+    found = lexical.chunk_terms(chunk_id for passage in passages[:COVERAGE_SOURCES]
+                                for chunk_id in passage.chunk_ids)
     total = sum(lexical.term_idf(term) for term in terms)
     covered = sum(lexical.term_idf(term) for term in terms & found)
-    names = identifiers(question)
-    unknown = [name for name in names if not lexical.has_term(name)]
+    unknown = [name for name in identifiers(question) if not lexical.has_term(name)]
     return {
         "similarity": round(best_similarity, 4),
         "coverage": round(covered / total, 4) if total else 0.0,
-        "unknown_names": round(len(unknown) / len(names), 4) if names else 0.0,
+        "unknown_names": min(len(unknown), 2) / 2,
     }
 
 

@@ -45,8 +45,16 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the embedding ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    secondary_paths: list[str] = Field(
+        default_factory=lambda: ["test/", "tests/", "testing/", "__tests__/", "spec/", "test_*.*",
+                                 "*_test.*", "*.test.*", "*_spec.*", "CHANGELOG*", "CHANGES*",
+                                 "HISTORY*", "NEWS*", "RELEASE*NOTES*"],
+        description="Gitignore globs of files that rarely answer a question (tests, changelogs).")
+    secondary_weight: float = Field(
+        0.5, ge=0, le=1, description="Their fused score is multiplied by this, unless the question "
+                                     "is about tests or changes.")
     min_confidence: float = Field(
-        0.38, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
+        0.36, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
 
     llm: str = Field("auto", description="'auto' (an LLM when a key or base URL is set), 'none', 'openai'.")
     llm_model: str | None = Field(None, description="Model id (default gpt-4o-mini on OpenAI).")

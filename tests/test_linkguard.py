@@ -103,3 +103,11 @@ def test_abstentions_are_recognised() -> None:
     assert is_abstention("Hmm, I'm not sure.")
     assert is_abstention("  Hmm, I'm not sure. The sources do not cover HTTP/2.")
     assert not is_abstention("Use a tuple. Hmm, I'm not sure.")
+
+
+def test_links_are_found_as_a_renderer_would_find_them() -> None:
+    text = ("See [a](https://x.example/a) and <https://x.example/b>, also https://x.example/c.\n"
+            "Not `https://in.code/` and not:\n```\n[x](https://in.fence/)\n```\n[S1] is a label.\n")
+    from ragqa.answer.linkguard import find_links
+
+    assert find_links(text) == ["https://x.example/a", "https://x.example/b", "https://x.example/c"]

@@ -194,6 +194,14 @@ class LinkGuard:
             self.cited.append(target.label)
 
 
+def line_range(url: str) -> tuple[int, int] | None:
+    """The lines a link's anchor names (`#L3-L9`, `#L3-9`, `#lines-3:9`), if any."""
+    lines = _ANCHOR.match(url.partition("#")[2])
+    if lines is None:
+        return None
+    return int(lines.group(1)), int(lines.group(2) or lines.group(1))
+
+
 def match_target(url: str, targets: Sequence[LinkTarget]) -> LinkTarget | None:
     """The source `url` points into, or None when it is not an allowed link."""
     base, _, anchor = url.partition("#")
@@ -202,13 +210,35 @@ def match_target(url: str, targets: Sequence[LinkTarget]) -> LinkTarget | None:
         return None
     if not anchor:
         return candidates[0]
-    lines = _ANCHOR.match(anchor)
+    lines = line_range(url)
     if lines is None:
         return None
-    start = int(lines.group(1))
-    end = int(lines.group(2) or start)
+    start, end = lines
     return next((target for target in candidates
                  if target.start_line <= start <= end <= target.end_line), None)
+
+
+def find_links(markdown: str) -> list[str]:
+    """Every link in `markdown` as a reader's renderer would make it (code is not searched)."""
+    links: list[str] = []
+    fence = ""
+    for line in markdown.split("\n"):
+        opened = _FENCE.match(line)
+        if opened:
+            marker = opened.group(1)[0] * 3
+            fence = "" if fence == marker else fence or marker
+            continue
+        if fence:
+            continue
+        for index, part in enumerate(re.split(r"(`+[^`\n]*`+)", line)):
+            if index % 2:
+                continue
+            for match in _PATTERN.finditer(part):
+                if match.group("target") is not None:
+                    links.append(match.group("target").strip("<>"))
+                elif match.group("auto") or match.group("bare"):
+                    links.append(_split_trailing(match.group("auto") or match.group("bare"))[0])
+    return links
 
 
 def is_abstention(answer: str) -> bool:
