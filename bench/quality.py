@@ -19,7 +19,7 @@ from ragqa.settings import Settings
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "psf__requests.jsonl"
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
-    ("dense only (MiniLM over path · symbol · heading + text)",
+    ("dense only (over path · symbol · heading + text)",
      {"lexical_weight": 0.0, "secondary_weight": 1.0}),
     ("BM25 only (identifier-aware tokens)", {"dense_weight": 0.0, "secondary_weight": 1.0}),
     ("hybrid: reciprocal rank fusion of both", {"secondary_weight": 1.0}),
@@ -29,6 +29,8 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("hybrid + demoted, dense weight 1.5", {"dense_weight": 1.5}),
     ("hybrid + demoted, RRF k = 20", {"rrf_k": 20}),
     ("hybrid + demoted ×0.25", {"secondary_weight": 0.25}),
+    ("hybrid + demoted, 80 candidates per ranking", {"retrieve_candidates": 80}),
+    ("hybrid + demoted, 20 candidates per ranking", {"retrieve_candidates": 20}),
 ]
 COLUMNS = ["hit@1", "hit@5", "mrr@10", "line_overlap@5", "answer_rate", "abstention", "p50_ms"]
 
@@ -49,7 +51,7 @@ def main() -> None:
         answerer = Answerer(settings)
         report = evaluate(question_set, lambda q, a=answerer: a.ask(q, args.project), None)
         figures = report.overall
-        print(f"| {label} | " + " | ".join(f"{figures.get(c, 0):.2f}" for c in COLUMNS) + " |")
+        print(f"| {label} | " + " | ".join(f"{figures.get(c, 0):.3f}" for c in COLUMNS) + " |")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""The local model's two engines: torch, and the ONNX export it writes for fast start-up."""
+"""Embedders: the local model's two engines (torch, and its ONNX export), and WordLlama."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from ragqa.answer import Answerer
+from ragqa.errors import RagqaError
 from ragqa.index.embedders import LocalEmbedder
+from ragqa.ingest import Ingester, IngestRequest
+from ragqa.settings import Settings
+from tests.conftest import GitRepo
 
 TEXTS = [
     "How do I set a connect-only timeout?",
@@ -38,3 +44,16 @@ def test_a_damaged_export_falls_back_to_torch_and_is_rewritten(tmp_path: Path) -
     embedder = LocalEmbedder(None, 32, tmp_path)
     assert len(embedder.embed_query("still works")) == 384 and embedder.engine == "torch"
     assert export.stat().st_size > 1_000_000
+
+
+def test_wordllama_backend_end_to_end(tmp_path: Path, repo: GitRepo) -> None:
+    settings = Settings(storage_dir=tmp_path / "st", embedder="wordllama", llm="none",
+                        _env_file=None)  # type: ignore[call-arg]
+    summary = Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+    assert summary.embedded == summary.chunks > 0
+    record = Ingester(settings).get("sample")
+    assert record.embedder == "wordllama:l2_supercat-256"
+    answer = Answerer(settings).ask("How do I retry a call with exponential backoff?")
+    assert answer.answered and answer.sources[0].path in {"src/sample/http.py", "docs/guide.md"}
+    with pytest.raises(RagqaError, match="indexed with the embedder wordllama"):
+        Answerer(settings.model_copy(update={"embedder": "local"})).ask("retry?")

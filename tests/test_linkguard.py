@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragqa.answer.linkguard import LinkGuard, LinkTarget, is_abstention, match_target
+from ragqa.answer.linkguard import LinkGuard, LinkTarget, find_links, is_abstention, match_target
 
 BASE = "https://github.com/acme/sample/blob/abc123"
 TARGETS = [
@@ -108,6 +108,4 @@ def test_abstentions_are_recognised() -> None:
 def test_links_are_found_as_a_renderer_would_find_them() -> None:
     text = ("See [a](https://x.example/a) and <https://x.example/b>, also https://x.example/c.\n"
             "Not `https://in.code/` and not:\n```\n[x](https://in.fence/)\n```\n[S1] is a label.\n")
-    from ragqa.answer.linkguard import find_links
-
     assert find_links(text) == ["https://x.example/a", "https://x.example/b", "https://x.example/c"]
