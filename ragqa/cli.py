@@ -190,6 +190,37 @@ def _print_report(report: Report) -> None:
             console.print(f"{result.id}: invalid links {', '.join(result.invalid_links)}", markup=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (default RAGQA_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default RAGQA_PORT, 8000).")] = None,
+) -> None:
+    """Run the HTTP API (/ask, /v1/chat/completions, /projects, /jobs, /metrics, /docs)."""
+    import uvicorn
+
+    from ragqa.api import create_app
+    from ragqa.api.deps import Auth
+
+    settings = Settings()
+    host = host or settings.host
+    if not Auth(settings).enabled and not _is_loopback(host):
+        raise RagqaError(f"no API tokens are set (RAGQA_ASK_TOKENS, RAGQA_ADMIN_TOKENS), so the server "
+                         f"only listens on loopback; refusing {host}")
+    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="info",
+                timeout_graceful_shutdown=5)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 SHORT_NAMES = {"line_overlap@5": "lines@5", "answer_rate": "answer", "abstention": "abstain",
                "invalid_links": "bad links", "mrr@10": "mrr@10", "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
 

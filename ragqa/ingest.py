@@ -49,6 +49,7 @@ from ragqa.sources import (
     FileFilter,
     Snapshot,
     SourceKind,
+    SourcePolicy,
     check_ref,
     decode_text,
     open_snapshot,
@@ -135,11 +136,16 @@ class Ingester:
         self.registry = Registry(self.client)
         self.lexical = LexicalStore(settings.lexical_dir)
 
-    def ingest(self, request: IngestRequest) -> IngestSummary:
-        """Index `request.source` as a new project or bring an existing one up to date."""
+    def ingest(self, request: IngestRequest, policy: SourcePolicy | None = None) -> IngestSummary:
+        """Index `request.source` as a new project or bring an existing one up to date.
+
+        `policy` limits what a network caller may ingest (the CLI passes none).
+        """
         started = time.perf_counter()
         request = self._resolve_project_name(request)
         spec = parse_source(request.source)
+        if policy is not None:
+            spec = policy.vet(spec)
         name, ref = _name_and_ref(request, spec.default_name)
         if ref is not None and spec.kind is SourceKind.FOLDER:
             raise BadSourceError(f"{request.source} is a plain folder: it has no refs to check out")
@@ -153,10 +159,15 @@ class Ingester:
             finally:
                 snapshot.close()
 
-    def refresh(self, name: str) -> IngestSummary:
+    def project_name(self, request: IngestRequest) -> str:
+        """The project an ingest of `request` would write, known without fetching anything."""
+        request = self._resolve_project_name(request)
+        return _name_and_ref(request, parse_source(request.source).default_name)[0]
+
+    def refresh(self, name: str, policy: SourcePolicy | None = None) -> IngestSummary:
         """Re-ingest a registered project from its stored source and options."""
         record = self.get(name)
-        return self.ingest(IngestRequest(source=record.source, name=record.name, ref=record.ref))
+        return self.ingest(IngestRequest(source=record.source, name=record.name, ref=record.ref), policy)
 
     def _resolve_project_name(self, request: IngestRequest) -> IngestRequest:
         """`ragqa ingest requests` refreshes the project named so, unless a folder has that name."""

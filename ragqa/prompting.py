@@ -51,8 +51,10 @@ def content_type(record: ProjectRecord) -> str:
     return "code and docs"
 
 
-def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: str) -> str:
-    """The QA prompt for `question` about the project of `record`."""
+def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: str,
+              history: Sequence[tuple[str, str]] = ()) -> str:
+    """The QA prompt for `question` about the project of `record`; `history` is the conversation
+    so far as (role, text) pairs, oldest first."""
     rendered: str = _template(prompts_dir).render(
         project_name=record.name,
         repository_url=record.web_url or record.source,
@@ -61,20 +63,22 @@ def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: 
         chat_prompt=record.instructions,
         question=question,
         context=context,
+        history=[{"role": role, "content": content} for role, content in history],
     )
     return rendered.strip() + "\n"
 
 
 def pack(prompts_dir: Path, record: ProjectRecord, question: str, sources: Sequence[ContextSource],
-         window: int, answer_tokens: int, model: str | None = None
-         ) -> tuple[str, list[ContextSource]]:
+         window: int, answer_tokens: int, model: str | None = None,
+         history: Sequence[tuple[str, str]] = ()) -> tuple[str, list[ContextSource]]:
     """The rendered prompt and the sources that fit in it, best first.
 
     A source too big for what is left is skipped and smaller ones after it still get a chance.
     """
     encoding = _encoding(model)
     budget = window - answer_tokens - _SAFETY_TOKENS
-    budget -= len(encoding.encode(render_qa(prompts_dir, record, question, ""), disallowed_special=()))
+    budget -= len(encoding.encode(render_qa(prompts_dir, record, question, "", history),
+                                  disallowed_special=()))
     packed: list[ContextSource] = []
     for source in sources:
         cost = len(encoding.encode(source.render() + "\n\n", disallowed_special=()))
@@ -82,7 +86,7 @@ def pack(prompts_dir: Path, record: ProjectRecord, question: str, sources: Seque
             packed.append(source)
             budget -= cost
     context = "\n\n".join(source.render() for source in packed)
-    return render_qa(prompts_dir, record, question, context), packed
+    return render_qa(prompts_dir, record, question, context, history), packed
 
 
 def count_tokens(text: str, model: str | None = None) -> int:

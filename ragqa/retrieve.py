@@ -17,8 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import pathspec
 
-from ragqa.errors import RagqaError
 from ragqa.index import ChunkStore, Embedder, LexicalIndex, ProjectRecord, StoredChunk
+from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import identifiers, tokenize
 from ragqa.settings import Settings
 
@@ -116,14 +116,16 @@ class Retriever:
     def retrieve(self, project: ProjectIndex, question: str, top_k: int,
                  filters: Filters | None = None) -> Retrieval:
         filters = filters or Filters()
-        dense = self._dense(project, question, filters)
+        with store_errors():
+            dense = self._dense(project, question, filters)
         lexical = self._lexical(project, question, filters)
         fused = self._fuse([ranked for ranked, _ in (dense, lexical)],
                            [self.settings.dense_weight, self.settings.lexical_weight])
         if not _ABOUT_SECONDARY.search(question):
             fused = self._demote(project, fused)
         wanted = [chunk_id for chunk_id, _ in fused[: max(3 * top_k, 10)]]
-        chunks = project.store.get(wanted)
+        with store_errors():
+            chunks = project.store.get(wanted)
         best_fused = max_fused(self.settings, [self.settings.dense_weight, self.settings.lexical_weight])
         scores = {chunk_id: score / best_fused for chunk_id, score in fused}
         passages = merge_neighbours(chunks, scores, project.chunk_positions)[:top_k]
@@ -143,11 +145,8 @@ class Retriever:
             where = {"kind": "code"}
         elif filters.kind == "docs":
             where = {"kind": {"$ne": "code"}}
-        try:
-            found = project.store.collection.query(
-                query_embeddings=[vector], n_results=count, where=where, include=["distances"])
-        except Exception as error:
-            raise RagqaError(f"the vector store failed to answer: {error}") from error
+        found = project.store.collection.query(
+            query_embeddings=[vector], n_results=count, where=where, include=["distances"])
         ranked = [(chunk_id, 1.0 - distance) for chunk_id, distance
                   in zip(found["ids"][0], found["distances"][0], strict=True)
                   if project.allowed(chunk_id, filters)]

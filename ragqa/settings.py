@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     min_confidence: float = Field(
         0.36, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
 
+    project_check_s: float = Field(
+        1.0, ge=0, description="How often a project's record is checked for a newer ingest (seconds).")
+
     llm: str = Field("auto", description="'auto' (an LLM when a key or base URL is set), 'none', 'openai'.")
     llm_model: str | None = Field(None, description="Model id (default gpt-4o-mini on OpenAI).")
     llm_base_url: str | None = Field(
@@ -71,6 +74,22 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent / "prompts",
         description="Folder of prompt templates (qa.md.j2); point elsewhere to override them.")
 
+    host: str = Field("127.0.0.1", description="Where `ragqa serve` listens.")
+    port: int = Field(8000, ge=1, le=65535)
+    ask_tokens: SecretStr | None = Field(
+        None, description="Comma-separated bearer tokens that may ask (POST /ask, chat completions).")
+    admin_tokens: SecretStr | None = Field(
+        None, description="Comma-separated bearer tokens that may also ingest, refresh and delete.")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests per minute per token (per client address without tokens); 0 = off.")
+    max_body_bytes: int = Field(65_536, ge=1_024, description="Largest request body accepted.")
+    max_question_chars: int = Field(4_000, ge=10)
+    allowed_git_hosts: str = Field(
+        "github.com,gitlab.com,bitbucket.org",
+        description="Hosts the HTTP API may ingest from (https only; '*.example.com' allowed).")
+    allow_local_sources: bool = Field(
+        False, description="Let the HTTP API ingest local paths and file:// URLs (admin only).")
+
     @property
     def repos_dir(self) -> Path:
         return self.storage_dir / "repos"
@@ -78,6 +97,11 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.storage_dir / "chroma"
+
+    @property
+    def llm_key(self) -> str | None:
+        """The model server's key: RAGQA_LLM_API_KEY, else OPENAI_API_KEY; empty counts as unset."""
+        return _secret(self.llm_api_key) or _secret(self.openai_api_key)
 
     @property
     def model_cache_dir(self) -> Path:
@@ -90,3 +114,7 @@ class Settings(BaseSettings):
     @property
     def locks_dir(self) -> Path:
         return self.storage_dir / "locks"
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() or None if value is not None else None

@@ -120,7 +120,8 @@ def test_project_choice_with_several_projects(tmp_path: Path, repo: GitRepo) -> 
 
 
 def test_keyword_index_follows_incremental_ingests(tmp_path: Path, repo: GitRepo) -> None:
-    settings = Settings(storage_dir=tmp_path / "st", llm="none", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(storage_dir=tmp_path / "st", llm="none", project_check_s=0,
+                        _env_file=None)  # type: ignore[call-arg]
     ingester = Ingester(settings)
     ingester.ingest(IngestRequest(source=str(repo.root), web_url=WEB))
     answerer = Answerer(settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,14 +29,23 @@ from ragqa.index import (
     get_embedder,
     lexical_doc,
 )
-from ragqa.index.chroma import get_or_create_collection
+from ragqa.index.chroma import get_or_create_collection, store_errors
+from ragqa.index.lexical import tokenize
 from ragqa.links import permalink
 from ragqa.prompting import ContextSource, count_tokens, pack
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Retrieval, Retriever
 from ragqa.settings import Settings
 
 EXTRACTIVE = "extractive"
-MAX_QUESTION_CHARS = 4_000
+FOLLOW_UP_TERMS = 6  # a question with fewer terms than this is read together with the one before
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier message of a conversation (a Slack thread, a chat client)."""
+
+    role: Literal["user", "assistant"]
+    content: str
 
 
 class BadQuestionError(RagqaError):
@@ -96,26 +105,31 @@ class Answerer:
         self.lexical = LexicalStore(settings.lexical_dir)
         self.llm = get_llm(settings) if llm == "settings" else llm
         self.retriever = Retriever(settings, get_embedder(settings))
-        self._projects: dict[str, tuple[str, ProjectIndex]] = {}
+        self._projects: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
     def ask(self, question: str, project: str | None = None, top_k: int | None = None,
-            filters: Filters | None = None) -> Answer:
+            filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer `question` in one piece."""
-        for event in self.stream(question, project, top_k, filters):
+        for event in self.stream(question, project, top_k, filters, history):
             if event.answer is not None:
                 return event.answer
         raise AssertionError("stream ended without a done event")  # pragma: no cover
 
     def stream(self, question: str, project: str | None = None, top_k: int | None = None,
-               filters: Filters | None = None) -> Iterator[AnswerEvent]:
-        """Answer `question` step by step (see the module docstring)."""
+               filters: Filters | None = None, history: Sequence[Turn] = ()) -> Iterator[AnswerEvent]:
+        """Answer `question` step by step (see the module docstring).
+
+        `history` holds the conversation's earlier turns: the model sees them, and a short
+        follow-up ("and for reads?") is searched together with the user's previous question.
+        """
         started = time.perf_counter()
-        question = _check_question(question)
+        question = _check_question(question, self.settings.max_question_chars)
         index = self.project(project)
-        retrieval = self.retriever.retrieve(index, question, top_k or self.settings.top_k, filters)
+        retrieval = self.retriever.retrieve(index, _search_text(question, history),
+                                            top_k or self.settings.top_k, filters)
         retrieved = time.perf_counter()
-        run = _Run(self, index, question, retrieval)
+        run = _Run(self, index, question, retrieval, history)
         yield from run.events()
         assert run.answer is not None
         run.answer.timings_ms = {
@@ -125,20 +139,32 @@ class Answerer:
 
     def project(self, name: str | None) -> ProjectIndex:
         """The named project (or the default one) as retrieval needs it, cached until re-ingested."""
+        with store_errors():
+            return self._project(name)
+
+    def forget(self, name: str) -> None:
+        """Drop a cached project, so the next question reads its record again (after an ingest)."""
+        with self._lock:
+            self._projects.pop(name, None)
+
+    def _project(self, name: str | None) -> ProjectIndex:
         name = self._project_name(name)
+        with self._lock:
+            cached = self._projects.get(name)
+        if cached and time.monotonic() - cached.checked < self.settings.project_check_s:
+            return cached.index
         stamp = self.registry.stamp(name)
         if stamp is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
-        with self._lock:
-            cached = self._projects.get(name)
-            if cached and cached[0] == stamp:
-                return cached[1]
+        if cached and cached.stamp == stamp:
+            cached.checked = time.monotonic()
+            return cached.index
         record = self.registry.get(name)
         if record is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
         index = self._open(record)
         with self._lock:
-            self._projects[name] = (record.stamp, index)
+            self._projects[name] = _Cached(record.stamp, index, time.monotonic())
         return index
 
     def _open(self, record: ProjectRecord) -> ProjectIndex:
@@ -157,7 +183,7 @@ class Answerer:
             return name
         if self.settings.default_project:
             return self.settings.default_project
-        names = [record.name for record in self.registry.all()]
+        names = self.registry.names()
         if len(names) == 1:
             return names[0]
         if not names:
@@ -165,17 +191,27 @@ class Answerer:
         raise ProjectNotFoundError(f"several projects are indexed ({', '.join(names)}): name one")
 
 
+@dataclass
+class _Cached:
+    """A project as last opened, and when its record was last checked for a newer ingest."""
+
+    stamp: str
+    index: ProjectIndex
+    checked: float
+
+
 class _Run:
     """The answering of one question after retrieval: model or extractive, then link checks."""
 
     def __init__(self, answerer: Answerer, index: ProjectIndex, question: str,
-                 retrieval: Retrieval) -> None:
+                 retrieval: Retrieval, history: Sequence[Turn]) -> None:
         self.settings = answerer.settings
         self.llm = answerer.llm
         self.index = index
         self.record = index.record
         self.question = question
         self.retrieval = retrieval
+        self.history = history
         self.answer: Answer | None = None
 
     def events(self) -> Iterator[AnswerEvent]:
@@ -208,7 +244,7 @@ class _Run:
         context = [self._context_source(label, passage) for label, passage in _labelled(passages)]
         prompt, packed = pack(self.settings.prompts_dir, self.record, self.question, context,
                               self.settings.llm_context_window, self.settings.llm_answer_tokens,
-                              llm.name)
+                              llm.name, [(turn.role, turn.content) for turn in self.history])
         used = [passage for (label, passage) in _labelled(passages)
                 if label in {source.label for source in packed}]
         sources = self._sources(used)
@@ -305,13 +341,20 @@ def _counted(usage: Usage, prompt: str, raw: list[str], model: str) -> Usage:
     return Usage(count_tokens(prompt, model), count_tokens("".join(raw), model))
 
 
-def _check_question(question: str) -> str:
+def _check_question(question: str, limit: int) -> str:
     question = question.strip()
     if not question:
         raise BadQuestionError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise BadQuestionError(f"the question is {len(question)} characters long; "
-                               f"{MAX_QUESTION_CHARS} at most")
+    if len(question) > limit:
+        raise BadQuestionError(f"the question is {len(question)} characters long; {limit} at most")
+    return question
+
+
+def _search_text(question: str, history: Sequence[Turn]) -> str:
+    """What retrieval searches for: the question, with the previous one if it is a short follow-up."""
+    previous = next((turn.content for turn in reversed(history) if turn.role == "user"), "")
+    if previous and len(tokenize(question)) < FOLLOW_UP_TERMS:
+        return f"{previous}\n{question}"
     return question
 
 

@@ -43,12 +43,12 @@ class OpenAIChat:
     def __init__(self, settings: Settings) -> None:
         from openai import OpenAI
 
-        key = settings.llm_api_key or settings.openai_api_key
+        key = settings.llm_key
         self.model = settings.llm_model or DEFAULT_OPENAI_MODEL
         self.name = self.model
         self.settings = settings
         self._client = OpenAI(
-            api_key=key.get_secret_value() if key else "not-needed",
+            api_key=key or "not-needed",
             base_url=settings.llm_base_url, timeout=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries)
 
@@ -100,7 +100,7 @@ def _one_line(text: str) -> str:
 
 
 def _openai(settings: Settings) -> LLM:
-    if not (settings.llm_base_url or settings.llm_api_key or settings.openai_api_key):
+    if not (settings.llm_base_url or settings.llm_key):
         raise ConfigError("RAGQA_LLM=openai needs OPENAI_API_KEY or RAGQA_LLM_BASE_URL")
     try:
         return OpenAIChat(settings)
@@ -117,7 +117,7 @@ def get_llm(settings: Settings) -> LLM | None:
     if choice == "none":
         return None
     if choice == "auto":
-        configured = settings.llm_base_url or settings.llm_api_key or settings.openai_api_key
+        configured = settings.llm_base_url or settings.llm_key
         return _openai(settings) if configured else None
     factory = BACKENDS.get(choice)
     if factory is None:

@@ -7,6 +7,8 @@ every write passes `embeddings=` and every query passes `query_embeddings=`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,6 +57,17 @@ def _connect(settings: Settings) -> Any:
     except Exception as error:
         where = settings.chroma_url or str(settings.chroma_dir)
         raise StoreUnavailableError(f"cannot open the vector store at {where}: {error}") from error
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Failures of the store (a Chroma server gone away) become `StoreUnavailableError`."""
+    try:
+        yield
+    except RagqaError:
+        raise
+    except Exception as error:
+        raise StoreUnavailableError(f"the vector store failed: {type(error).__name__}: {error}") from error
 
 
 def get_or_create_collection(client: Any, name: str, metadata: dict[str, Any]) -> Any:

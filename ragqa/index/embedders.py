@@ -50,6 +50,10 @@ class LocalEmbedder:
         self._encode: Callable[[list[str]], Any] | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._encode is not None
+
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return [vector.tolist() for vector in self.encoder(list(texts))]
 
@@ -158,7 +162,7 @@ def _local(settings: Settings) -> Embedder:
 
 
 def _openai(settings: Settings) -> Embedder:
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    key = settings.openai_api_key.get_secret_value() or None if settings.openai_api_key else None
     return OpenAIEmbedder(settings.embed_model, key, settings.openai_base_url,
                           settings.embed_batch_size)
 

@@ -34,27 +34,43 @@ class OnnxEncoder:
     """Mean-pooled, normalised sentence embeddings from an exported transformer."""
 
     def __init__(self, onnx_path: Path, model_dir: Path, max_length: int) -> None:
-        import onnxruntime
         import tokenizers
 
         self.tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_length)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(onnx_path), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.onnx_path = onnx_path
+        # One thread per question and no spin-waiting: a server answers many questions at once,
+        # one per core; batches of chunks (ingest) get a session with a thread per core.
+        self.query_session = self._session(threads=1)
+        self._batch_session: Any = None
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        parts = [self._encode(texts[start:start + BATCH]) for start in range(0, len(texts), BATCH)]
+        if len(texts) == 1:
+            return self._encode(texts, self.query_session)
+        if self._batch_session is None:
+            self._batch_session = self._session(threads=0)
+        parts = [self._encode(texts[start:start + BATCH], self._batch_session)
+                 for start in range(0, len(texts), BATCH)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
-    def _encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def _session(self, threads: int) -> Any:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        if threads == 1:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(str(self.onnx_path), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def _encode(self, texts: Sequence[str], session: Any) -> npt.NDArray[np.float32]:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                         "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": np.zeros_like(ids)})[0]
         summed = (hidden * mask[..., None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

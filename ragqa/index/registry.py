@@ -85,6 +85,10 @@ class Registry:
         metadatas = found["metadatas"] or []
         return str(metadatas[0].get("stamp", "")) if metadatas else None
 
+    def names(self) -> list[str]:
+        """The registered project names, without reading their records."""
+        return sorted(self._collection.get(include=[])["ids"])
+
     def all(self) -> list[ProjectRecord]:
         found = self._collection.get(include=["documents"])
         records = [ProjectRecord.model_validate_json(doc) for doc in found["documents"] or []]

@@ -8,6 +8,7 @@ from ragqa.settings import Settings
 from ragqa.sources.base import Snapshot, SourceFile
 from ragqa.sources.folder import FolderSnapshot
 from ragqa.sources.git import GitClient, mirror_name
+from ragqa.sources.policy import SourcePolicy
 from ragqa.sources.selection import FileFilter, decode_text, skip_by_content
 from ragqa.sources.spec import SourceKind, SourceSpec, check_ref, parse_source
 
@@ -16,6 +17,7 @@ __all__ = [
     "Snapshot",
     "SourceFile",
     "SourceKind",
+    "SourcePolicy",
     "SourceSpec",
     "check_ref",
     "decode_text",

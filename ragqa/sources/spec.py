@@ -42,6 +42,7 @@ class SourceSpec:
     kind: SourceKind
     location: str
     url_password: str | None = None
+    pinned: str | None = None  # "host:port:addr,…" checked by a `SourcePolicy`; git may use only these
 
     @property
     def default_name(self) -> str:

@@ -1,0 +1,104 @@
+"""The HTTP server: a thin FastAPI adapter over the `Answerer` and the ingest `Jobs`.
+
+`create_app(settings)` builds it; `ragqa serve` runs it under uvicorn. The process keeps no
+state of its own beyond caches: projects, jobs and chunks live in the vector store, so several
+replicas can serve one Chroma server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragqa.api import ask, chat, errors, ops, projects
+from ragqa.api.deps import Auth, RateLimiter, Services
+from ragqa.api.metrics import Metrics
+from ragqa.index import get_embedder
+from ragqa.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ragqa API for `settings` (default: from the environment)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(settings,), daemon=True).start()
+        yield
+        app.state.services.close()
+
+    app = FastAPI(title="ragqa", version="0.1.0", lifespan=lifespan,
+                  description="Answers about a codebase with links to the exact lines.")
+    app.state.services = Services(settings, metrics)
+    app.state.auth = Auth(settings)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    errors.install(app)
+    for router in (ask.router, chat.router, projects.router, ops.router):
+        app.include_router(router)
+    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load the embedding model in the background, so `/readyz` turns ready without a request."""
+    with contextlib.suppress(Exception):  # a failure is reported by /readyz and the first /ask
+        get_embedder(settings).embed_query("warm up")
+
+
+class _Guard:
+    """Refuses bodies over the size limit (413) and counts every request for /metrics."""
+
+    def __init__(self, app: ASGIApp, max_body: int, metrics: Metrics) -> None:
+        self.app, self.max_body, self.metrics = app, max_body, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await self._too_large(send, status)
+        else:
+            await self._forward(scope, receive, send, status)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
+        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, status: dict[str, int]) -> None:
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:  # a chunked body with no Content-Length
+                raise HTTPException(413, f"the body is over {self.max_body} bytes")
+            return message
+
+        async def watched_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, limited_receive, watched_send)
+
+    async def _too_large(self, send: Send, status: dict[str, int]) -> None:
+        response = errors.error_response(413, "too_large", f"the body is over {self.max_body} bytes")
+        status["code"] = 413
+
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope: dict[str, Any] = {"type": "http"}
+        await response(scope, no_body, send)

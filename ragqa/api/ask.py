@@ -1,0 +1,83 @@
+"""`POST /ask`: the answer contract as JSON, or as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import chain
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from ragqa.answer import Answer, AnswerEvent
+from ragqa.api.deps import AskCaller, ServicesDep
+from ragqa.api.metrics import Metrics
+from ragqa.retrieve import Filters
+
+router = APIRouter(tags=["ask"])
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, description="The question.")
+    project: str | None = Field(None, description="Project to ask (default: the only/default one).")
+    top_k: int | None = Field(None, ge=1, le=50, description="Sources to build the answer on.")
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    path_prefix: str | None = Field(None, description="Only files under this path.")
+    only: Literal["code", "docs"] | None = Field(None, description="Only code or only docs.")
+
+
+@router.post("/ask", response_model=Answer, responses={200: {"content": {"text/event-stream": {}}}})
+def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCaller
+        ) -> Answer | StreamingResponse:
+    """Answer a question with links to the exact lines.
+
+    With `"stream": true` or `Accept: text/event-stream` the answer comes as Server-Sent Events:
+    one `sources` event, `delta` events with answer text, then one `done` event carrying the
+    whole answer contract (after link checking). Errors before the first event are JSON errors;
+    a failure after it is an `error` event.
+    """
+    events = services.answerer.stream(body.question, body.project, body.top_k,
+                                      Filters(body.path_prefix, body.only))
+    first = next(events)  # project and question errors surface here, as JSON errors
+    wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    if not wants_stream:
+        answer = _final(chain([first], events))
+        services.metrics.answered(answer)
+        return answer
+    return StreamingResponse(sse_events(chain([first], events), services.metrics),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _final(events: Iterator[AnswerEvent]) -> Answer:
+    for event in events:
+        if event.answer is not None:
+            return event.answer
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]:
+    """Answer events as SSE frames; a failure mid-stream becomes an `error` event."""
+    from ragqa.api.errors import status_of
+    from ragqa.errors import RagqaError
+
+    try:
+        for event in events:
+            if event.kind == "sources":
+                yield sse("sources", {"sources": [s.model_dump() for s in event.sources or []]})
+            elif event.kind == "delta":
+                yield sse("delta", {"text": event.text})
+            elif event.answer is not None:
+                metrics.answered(event.answer)
+                yield sse("done", event.answer.model_dump())
+    except RagqaError as error:
+        yield sse("error", {"error": {"code": error.code, "message": str(error),
+                                      "status": status_of(error)}})
+    except Exception as error:  # never a traceback on the wire
+        yield sse("error", {"error": {"code": "internal", "message": type(error).__name__}})
+
+
+def sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

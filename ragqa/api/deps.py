@@ -1,0 +1,134 @@
+"""What routes depend on: the services (built lazily, so the server starts while the store is
+down), bearer-token scopes, and a per-token rate limit."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from ragqa.answer import Answerer
+from ragqa.api.errors import ApiError
+from ragqa.api.metrics import Metrics
+from ragqa.jobs import Job, Jobs
+from ragqa.settings import Settings
+from ragqa.sources import SourcePolicy
+
+Scope = Literal["ask", "admin"]
+
+
+class Services:
+    """The app's `Answerer` and `Jobs`, created on first use and again after a failed attempt."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.policy = SourcePolicy.of(settings.allowed_git_hosts.split(","), settings.allow_local_sources)
+        self._answerer: Answerer | None = None
+        self._jobs: Jobs | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def answerer(self) -> Answerer:
+        with self._lock:
+            if self._answerer is None:
+                self._answerer = Answerer(self.settings)
+            return self._answerer
+
+    @property
+    def jobs(self) -> Jobs:
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = Jobs(self.settings, self.policy, on_finish=self._job_finished)
+            return self._jobs
+
+    def _job_finished(self, job: Job) -> None:
+        self.metrics.job_finished(job)
+        if self._answerer is not None:
+            self._answerer.forget(job.project)  # answers use the new commit from now on
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown()
+
+
+class Auth:
+    """Bearer tokens with two scopes; `admin` tokens may also ask. No tokens: no auth (loopback)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.admin = _tokens(settings.admin_tokens)
+        self.ask = _tokens(settings.ask_tokens) | self.admin
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ask)
+
+    def check(self, request: Request, scope: Scope) -> str:
+        """The caller's identity (its token, or its address without auth) if allowed."""
+        if not self.enabled:
+            return f"addr:{request.client.host if request.client else '?'}"
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "a bearer token is required",
+                           {"WWW-Authenticate": "Bearer"})
+        if not _member(token, self.ask):
+            raise ApiError(401, "unauthorized", "unknown token", {"WWW-Authenticate": "Bearer"})
+        if scope == "admin" and not _member(token, self.admin):
+            raise ApiError(403, "forbidden", "this token may ask but not administer projects")
+        return f"token:{token}"
+
+
+class RateLimiter:
+    """A token bucket per caller: `per_minute` requests a minute, in bursts of as many."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, caller: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        rate = self.per_minute / 60
+        with self._lock:
+            tokens, last = self._buckets.get(caller, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if tokens < 1:
+                self._buckets[caller] = (tokens, now)
+                wait = max(1, int((1 - tokens) / rate + 0.999))
+                raise ApiError(429, "rate_limited", f"too many requests; retry in {wait} s",
+                               {"Retry-After": str(wait)})
+            self._buckets[caller] = (tokens - 1, now)
+
+
+def _tokens(secret: object) -> set[str]:
+    value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else ""
+    return {token.strip() for token in str(value).split(",") if token.strip()}
+
+
+def _member(token: str, tokens: set[str]) -> bool:
+    return any(hmac.compare_digest(token.encode(), known.encode()) for known in tokens)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def _guard(scope: Scope) -> object:
+    def check(request: Request) -> str:
+        caller = request.app.state.auth.check(request, scope)
+        request.app.state.limiter.take(caller)
+        return str(caller)
+
+    return Depends(check)
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+AskCaller = Annotated[str, _guard("ask")]
+AdminCaller = Annotated[str, _guard("admin")]

@@ -1,0 +1,149 @@
+"""Ingest jobs for the HTTP server: run in the background, one at a time per project.
+
+A job's state lives in the vector store (collection `ragqa-jobs`), like the project registry,
+so any API replica sharing the store can report on it. Progress is written when the stage
+changes and at most once a second within a stage.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ragqa.errors import BusyError, RagqaError
+from ragqa.index import chroma_client
+from ragqa.index.chroma import get_or_create_collection
+from ragqa.ingest import Ingester, IngestRequest, IngestSummary
+from ragqa.settings import Settings
+from ragqa.sources import SourcePolicy, parse_source
+
+JOBS_COLLECTION = "ragqa-jobs"
+_PLACEHOLDER_VECTOR = [1.0]
+JobStateName = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class Job(BaseModel):
+    """What `GET /jobs/{id}` reports."""
+
+    id: str
+    kind: Literal["ingest", "refresh"]
+    project: str
+    state: JobStateName = "queued"
+    stage: str = ""
+    done: int = 0
+    total: int | None = None
+    summary: IngestSummary | None = None
+    error: JobError | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+
+class Jobs:
+    """Starts ingest jobs and reports on them."""
+
+    def __init__(self, settings: Settings, policy: SourcePolicy, workers: int = 2,
+                 on_finish: Any = None) -> None:
+        self.settings = settings
+        self.ingester = Ingester(settings)
+        self.policy = policy
+        self.on_finish = on_finish  # called with each finished Job (metrics)
+        self._collection = get_or_create_collection(chroma_client(settings), JOBS_COLLECTION, {})
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragqa-job")
+        self._active: dict[str, str] = {}  # project → id of its queued or running job
+        self._lock = threading.Lock()
+
+    def ingest(self, request: IngestRequest) -> Job:
+        """Vet the source now (a bad one is an error at once), then index it in the background."""
+        self.policy.vet(parse_source(request.source))
+        name = self.ingester.project_name(request)
+        return self._start(Job(id=_new_id(), kind="ingest", project=name),
+                           lambda progress: Ingester(self.settings, progress).ingest(request, self.policy))
+
+    def refresh(self, name: str) -> Job:
+        self.ingester.get(name)  # 404 now rather than a failed job
+        return self._start(Job(id=_new_id(), kind="refresh", project=name),
+                           lambda progress: Ingester(self.settings, progress).refresh(name, self.policy))
+
+    def get(self, job_id: str) -> Job | None:
+        found = self._collection.get(ids=[job_id], include=["documents"])
+        documents = found["documents"] or []
+        return Job.model_validate_json(documents[0]) if documents else None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, job: Job, work: Any) -> Job:
+        with self._lock:
+            if job.project in self._active:
+                raise BusyError(f"an ingest of {job.project!r} is already queued or running "
+                                f"(job {self._active[job.project]})")
+            self._active[job.project] = job.id
+        self._save(job)
+        self._executor.submit(self._run, job, work)
+        return job
+
+    def _run(self, job: Job, work: Any) -> None:
+        progress = _JobProgress(self, job)
+        job.state = "running"
+        self._save(job)
+        try:
+            job.summary = work(progress)
+            job.state = "succeeded"
+        except RagqaError as error:
+            job.state, job.error = "failed", JobError(code=error.code, message=str(error))
+        except Exception as error:  # a bug: reported on the job, never raised into the server
+            job.state = "failed"
+            job.error = JobError(code="internal", message=f"{type(error).__name__}: {error}")
+        finally:
+            job.finished_at = datetime.now(UTC)
+            with self._lock:
+                self._active.pop(job.project, None)
+            self._save(job)
+            if self.on_finish is not None:
+                self.on_finish(job)
+
+    def _save(self, job: Job) -> None:
+        self._collection.upsert(
+            ids=[job.id], embeddings=[_PLACEHOLDER_VECTOR],
+            documents=[json.dumps(job.model_dump(mode="json"), separators=(",", ":"))],
+            metadatas=[{"project": job.project, "state": job.state}])
+
+
+class _JobProgress:
+    """Ingest progress written onto the job."""
+
+    def __init__(self, jobs: Jobs, job: Job) -> None:
+        self.jobs, self.job = jobs, job
+        self._saved = 0.0
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.job.stage, self.job.total, self.job.done = name, total, 0
+        self._save(force=True)
+
+    def advance(self, amount: int = 1) -> None:
+        self.job.done += amount
+        self._save()
+
+    def note(self, message: str, *, verbose: bool = False) -> None:
+        """Notes are for terminals; a job reports its stage and counts."""
+
+    def _save(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._saved >= 1.0:
+            self._saved = time.monotonic()
+            self.jobs._save(self.job)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
