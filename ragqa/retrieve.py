@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pathspec
 
-from ragqa.index import ChunkStore, Embedder, LexicalIndex, ProjectRecord, StoredChunk
+from ragqa.index import ChunkStore, ChunkStoreSnapshot, Embedder, LexicalIndex, ProjectRecord, StoredChunk
 from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import identifiers, tokenize
 from ragqa.settings import Settings
@@ -82,16 +82,25 @@ class ProjectIndex:
     file_kinds: dict[str, str]
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
+    memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
     _secondary: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex) -> ProjectIndex:
+    def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
+             memory: ChunkStoreSnapshot | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
         positions = {chunk_id: place for entry in record.files.values()
                      for place, chunk_id in enumerate(entry.chunks)}
         file_kinds = {path: entry.kind for path, entry in record.files.items()}
-        return cls(record, store, lexical, file_kinds, chunk_paths, positions)
+        return cls(record, store, lexical, file_kinds, chunk_paths, positions, memory)
+
+    def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Stored chunks by id, from memory when the project is held there."""
+        if self.memory is not None:
+            return self.memory.get(ids)
+        with store_errors():
+            return self.store.get(ids)
 
     def secondary(self, patterns: list[str]) -> set[str]:
         """The files matching `patterns` (computed once per project and pattern list)."""
@@ -124,8 +133,7 @@ class Retriever:
         if not _ABOUT_SECONDARY.search(question):
             fused = self._demote(project, fused)
         wanted = [chunk_id for chunk_id, _ in fused[: max(3 * top_k, 10)]]
-        with store_errors():
-            chunks = project.store.get(wanted)
+        chunks = project.chunks(wanted)
         best_fused = max_fused(self.settings, [self.settings.dense_weight, self.settings.lexical_weight])
         scores = {chunk_id: score / best_fused for chunk_id, score in fused}
         passages = merge_neighbours(chunks, scores, project.chunk_positions)[:top_k]
@@ -140,6 +148,17 @@ class Retriever:
         count = min(wanted, project.record.chunk_count)
         if count == 0:
             return [], 0.0
+        if project.memory is not None:
+            nearest = project.memory.nearest(vector, count * (1 if filters.kind is None else 4))
+        else:
+            nearest = self._query_store(project, vector, count, filters)
+        ranked = [(chunk_id, similarity) for chunk_id, similarity in nearest
+                  if project.allowed(chunk_id, filters)]
+        return [chunk_id for chunk_id, _ in ranked], max((sim for _, sim in ranked), default=0.0)
+
+    def _query_store(self, project: ProjectIndex, vector: list[float], count: int, filters: Filters
+                     ) -> list[tuple[str, float]]:
+        """Chroma's approximate nearest neighbours, for projects too big to hold in memory."""
         where: dict[str, Any] | None = None
         if filters.kind == "code":
             where = {"kind": "code"}
@@ -147,10 +166,8 @@ class Retriever:
             where = {"kind": {"$ne": "code"}}
         found = project.store.collection.query(
             query_embeddings=[vector], n_results=count, where=where, include=["distances"])
-        ranked = [(chunk_id, 1.0 - distance) for chunk_id, distance
-                  in zip(found["ids"][0], found["distances"][0], strict=True)
-                  if project.allowed(chunk_id, filters)]
-        return [chunk_id for chunk_id, _ in ranked], max((sim for _, sim in ranked), default=0.0)
+        return [(chunk_id, 1.0 - distance)
+                for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def _lexical(self, project: ProjectIndex, question: str, filters: Filters
                  ) -> tuple[list[str], float]:

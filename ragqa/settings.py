@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     min_confidence: float = Field(
         0.36, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
 
+    memory_search_max_chunks: int = Field(
+        100_000, ge=0, description="Projects up to this many chunks are searched in memory (exact, "
+                                   "no store round trip); larger ones through Chroma's HNSW index.")
     project_check_s: float = Field(
         1.0, ge=0, description="How often a project's record is checked for a newer ingest (seconds).")
 

@@ -83,9 +83,13 @@ def test_unrelated_questions_get_the_agreed_abstention(project: tuple[Settings, 
         assert answer.answer == "Hmm, I'm not sure." and not answer.answered, question
 
 
-def test_filters_limit_paths_and_kinds(project: tuple[Settings, GitRepo]) -> None:
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_filters_limit_paths_and_kinds(project: tuple[Settings, GitRepo], in_memory: bool) -> None:
     settings, _ = project
+    if not in_memory:  # a project too big for memory is searched through Chroma's index
+        settings = settings.model_copy(update={"memory_search_max_chunks": 0})
     answerer = Answerer(settings)
+    assert (answerer.project(None).memory is not None) is in_memory
     docs = answerer.ask("connect timeout", filters=Filters(kind="docs"))
     assert docs.sources and all(s.kind != "code" for s in docs.sources)
     code = answerer.ask("connect timeout", filters=Filters(kind="code"))

@@ -21,6 +21,7 @@ from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
 from ragqa.errors import ProjectNotFoundError, RagqaError
 from ragqa.index import (
     ChunkStore,
+    ChunkStoreSnapshot,
     LexicalStore,
     ProjectRecord,
     Registry,
@@ -173,10 +174,14 @@ class Answerer:
                 f"{record.name} was indexed with the embedder {record.embedder}, but settings select "
                 f"{embedder_name(self.settings)}: change RAGQA_EMBEDDER back or re-ingest")
         store = ChunkStore(get_or_create_collection(self.client, record.collection, {}))
+        memory = None
+        if record.chunk_count <= self.settings.memory_search_max_chunks:
+            memory = ChunkStoreSnapshot.load(store, sorted(record.live_ids()))
+        source = memory or store
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
-            fetch=lambda ids: [lexical_doc(chunk) for chunk in store.get(ids)])
-        return ProjectIndex.open(record, store, lexical)
+            fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
+        return ProjectIndex.open(record, store, lexical, memory)
 
     def _project_name(self, name: str | None) -> str:
         if name:

@@ -4,10 +4,18 @@ from ragqa.index.chroma import StoreUnavailableError, chroma_client
 from ragqa.index.embedders import Embedder, embedder_name, get_embedder
 from ragqa.index.lexical import LexicalIndex, LexicalStore
 from ragqa.index.registry import FileEntry, ProjectRecord, Registry
-from ragqa.index.store import ChunkStore, StoredChunk, chunk_label, embedding_text, lexical_doc
+from ragqa.index.store import (
+    ChunkStore,
+    ChunkStoreSnapshot,
+    StoredChunk,
+    chunk_label,
+    embedding_text,
+    lexical_doc,
+)
 
 __all__ = [
     "ChunkStore",
+    "ChunkStoreSnapshot",
     "Embedder",
     "FileEntry",
     "LexicalIndex",

@@ -7,6 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ragqa.chunking import Chunk
 from ragqa.index.lexical import LexicalDoc
 
@@ -88,6 +91,44 @@ class ChunkStore:
                                        strict=True):
                 by_id[id_] = StoredChunk(id_, text or "", dict(meta or {}))
         return [by_id[id_] for id_ in ids if id_ in by_id]
+
+
+class ChunkStoreSnapshot:
+    """All of a project's live chunks and vectors held in memory: exact search in a millisecond
+    and no store round trip per question. Loaded once per project record."""
+
+    def __init__(self, chunks: list[StoredChunk], vectors: npt.NDArray[np.float32]) -> None:
+        self.ids = [chunk.id for chunk in chunks]
+        self.chunks = {chunk.id: chunk for chunk in chunks}
+        self.vectors = vectors
+
+    @classmethod
+    def load(cls, store: ChunkStore, ids: Sequence[str]) -> ChunkStoreSnapshot:
+        chunks: list[StoredChunk] = []
+        vectors: list[Any] = []
+        for start in range(0, len(ids), _PAGE):
+            found = store.collection.get(ids=list(ids[start:start + _PAGE]),
+                                         include=["documents", "metadatas", "embeddings"])
+            for id_, text, meta, vector in zip(found["ids"], found["documents"], found["metadatas"],
+                                               found["embeddings"], strict=True):
+                chunks.append(StoredChunk(id_, text or "", dict(meta or {})))
+                vectors.append(vector)
+        matrix = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), np.float32)
+        return cls(chunks, matrix)
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        return [self.chunks[id_] for id_ in ids if id_ in self.chunks]
+
+    def nearest(self, vector: Sequence[float], count: int) -> list[tuple[str, float]]:
+        """The `count` chunks most similar to `vector` (cosine; stored vectors are normalised)."""
+        if not self.ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        similarities = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        count = min(count, len(self.ids))
+        top = np.argpartition(-similarities, count - 1)[:count]
+        top = top[np.argsort(-similarities[top], kind="stable")]
+        return [(self.ids[row], float(similarities[row])) for row in top]
 
 
 def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:
