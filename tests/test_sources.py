@@ -8,7 +8,8 @@ import pytest
 
 from ragqa.errors import BadSourceError
 from ragqa.links import permalink, web_url_from_remote
-from ragqa.sources import FileFilter, SourceKind, check_ref, parse_source, skip_by_content
+from ragqa.sources import FileFilter, SourceKind, SourcePolicy, check_ref, parse_source, skip_by_content
+from ragqa.sources.git import GitClient
 from ragqa.sources.selection import decode_text
 
 
@@ -126,3 +127,23 @@ def test_content_rules() -> None:
     assert skip_by_content(b"def f():\n    return 1\n") is None
     assert decode_text(b"\xef\xbb\xbfhello") == "hello"
     assert decode_text(b"caf\xe9") is None
+
+
+def test_a_vetted_source_pins_git_to_the_checked_addresses() -> None:
+    policy = SourcePolicy(frozenset({"code.example.com"}), resolver=lambda host, port: ["93.184.215.14"])
+    spec = policy.vet(parse_source("https://code.example.com/acme/repo.git"))
+    assert spec.pinned == "code.example.com:443:93.184.215.14"
+    config = GitClient(spec, None, "x", 30).env
+    pairs = {config[f"GIT_CONFIG_KEY_{n}"]: config[f"GIT_CONFIG_VALUE_{n}"]
+             for n in range(int(config["GIT_CONFIG_COUNT"]))}
+    assert pairs["http.curloptResolve"] == "code.example.com:443:93.184.215.14"
+    assert pairs["http.followRedirects"] == "false" and pairs["protocol.allow"] == "never"
+    assert pairs["protocol.https.allow"] == "always"
+    six = SourcePolicy(frozenset({"v6.example.com"}), resolver=lambda host, port: ["2606:2800:21f:cb07::1"])
+    pinned = six.vet(parse_source("https://v6.example.com/r")).pinned
+    assert pinned == "v6.example.com:443:[2606:2800:21f:cb07::1]"
+    mapped = SourcePolicy(frozenset({"m.example.com"}), resolver=lambda host, port: ["::ffff:127.0.0.1"])
+    with pytest.raises(BadSourceError, match="loopback"):
+        mapped.vet(parse_source("https://m.example.com/r"))
+    unpinned = GitClient(parse_source("https://code.example.com/acme/repo.git"), None, "x", 30).env
+    assert "http.curloptResolve" not in unpinned.values()
