@@ -20,6 +20,7 @@ from ragqa.settings import Settings
 
 if TYPE_CHECKING:
     from ragqa.answer import Answer, AnswerEvent
+    from ragqa.checks import CheckResult
     from ragqa.evaluation import Report
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
@@ -154,7 +155,9 @@ def evaluate(
 
     question_set = evaluation.load(questions)
     if server:
-        ask = evaluation.remote_asker(server, token, project, top_k)
+        from ragqa.remote import remote_asker
+
+        ask = remote_asker(server, token, project, top_k)
         counter = evaluation.git_line_counter(repo) if repo else None
     else:
         from ragqa.answer import Answerer
@@ -219,6 +222,95 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@app.command()
+def check(
+    checks_file: Annotated[Path, typer.Argument(help="A YAML file of checks (see examples/checks.yaml).")],
+    server: Annotated[str | None, typer.Option(help="Ask a ragqa server's /ask instead.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="RAGQA_TOKEN", help="Token for --server.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Run docs checks (CI): exit 1 when any expectation is not met."""
+    from ragqa import checks
+
+    loaded = checks.load(checks_file)
+    if server:
+        from ragqa.remote import remote_asker
+
+        def ask(question: str, project: str | None) -> Answer:
+            return remote_asker(server, token, project, None)(question)
+    else:
+        from ragqa.answer import Answerer
+
+        answerer = Answerer(Settings())
+
+        def ask(question: str, project: str | None) -> Answer:
+            return answerer.ask(question, project)
+
+    results = checks.run(loaded, ask)
+    if junit:
+        junit.write_text(checks.junit_xml(results, checks_file.stem), encoding="utf-8")
+    if as_json:
+        print(json.dumps(checks.summary(results)))
+    else:
+        _print_checks(results)
+    failed = sum(not result.passed for result in results)
+    if failed:
+        _fail(f"{failed} of {len(results)} checks failed")
+
+
+def _print_checks(results: list[CheckResult]) -> None:
+    table = Table("", "check", "why", padding=(0, 1))
+    for result in results:
+        table.add_row("[green]pass[/]" if result.passed else "[red]FAIL[/]",
+                      result.check.title, "; ".join(result.reasons))
+    (out if out.is_terminal else Console(width=160)).print(table)
+
+
+@app.command()
+def slack() -> None:
+    """Run the Slack bot in Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from ragqa.answer import Answerer
+    from ragqa.feedback import FeedbackStore
+    from ragqa.index import chroma_client
+    from ragqa.slack import SlackBot, build_app
+
+    settings = Settings()
+    if not settings.slack_app_token or not settings.slack_app_token.get_secret_value():
+        raise RagqaError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
+                         "or mount the bot in `ragqa serve` with SLACK_SIGNING_SECRET")
+    answerer = Answerer(settings)
+    feedback = FeedbackStore(chroma_client(settings))
+    bolt = build_app(settings.model_copy(update={"slack_signing_secret": None}),
+                     SlackBot(settings, lambda: answerer, lambda: feedback))
+    err.print("ragqa Slack bot: connecting in Socket Mode (Ctrl-C stops it)", highlight=False)
+    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+
+
+@app.command()
+def feedback(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Show the 👍/👎 votes on answers given in Slack."""
+    from ragqa.feedback import FeedbackStore
+    from ragqa.index import chroma_client
+
+    records = FeedbackStore(chroma_client(Settings())).voted()
+    if as_json:
+        print(json.dumps([record.model_dump(mode="json") for record in records]))
+        return
+    if not records:
+        out.print("no votes yet")
+        return
+    table = Table("vote", "project", "question", "sources", "when", padding=(0, 1))
+    for record in records:
+        table.add_row("👍" if record.vote == "up" else "👎", record.project, record.question,
+                      str(len(record.sources)), (record.voted_at or record.created_at).isoformat()[:19])
+    out.print(table)
 
 
 SHORT_NAMES = {"line_overlap@5": "lines@5", "answer_rate": "answer", "abstention": "abstain",

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     allow_local_sources: bool = Field(
         False, description="Let the HTTP API ingest local paths and file:// URLs (admin only).")
 
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_channel_projects: dict[str, str] = Field(
+        default_factory=dict, description='Channel id → project, as JSON: {"C0123": "requests"}.')
+    slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests, proxies).")
+
     @property
     def repos_dir(self) -> Path:
         return self.storage_dir / "repos"

@@ -17,13 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ragqa.markdown import FENCE, walk
+
 _MD_LINK = r"(?P<image>!?)\[(?P<text>[^\]\n]*)\]\((?P<target><[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)"
 _AUTOLINK = r"<(?P<auto>(?:https?|ftp)://[^>\s]+)>"
 _BARE = r"(?P<bare>\b(?:https?|ftp)://[^\s<>\[\]`]+|\bwww\.[^\s<>\[\]`]+)"
 _LABELS = r"\[(?P<labels>S\d+(?:\s*[,;]\s*S\d+)*)\](?!\()"
 _PATTERN = re.compile("|".join((_MD_LINK, _AUTOLINK, _BARE, _LABELS)))
 _ANCHOR = re.compile(r"^(?:L|lines-)(\d+)(?:(?:-L?|:)(\d+))?$")
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _REFERENCES = re.compile(
     r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*(?:references?|sources?|reference links|links|"
     r"related links|further reading)\s*:?\s*(?:\*\*|__)?\s*:?\s*$", re.IGNORECASE)
@@ -80,7 +81,7 @@ class LinkGuard:
         """The safe front of an unfinished line: long enough not to be a heading or a fence, and
         cut at a space outside any link, label or code span that might still be open."""
         line = self._pending
-        if self._held or len(line) < _MIN_PARTIAL or _FENCE.match(line) or _REFERENCES.match(line):
+        if self._held or len(line) < _MIN_PARTIAL or FENCE.match(line) or _REFERENCES.match(line):
             return ""
         cut = max(line.rfind(" "), line.rfind("\t"))
         if not self._in_fence:
@@ -138,7 +139,7 @@ class LinkGuard:
         return False
 
     def _line(self, line: str) -> str:
-        fence = _FENCE.match(line)
+        fence = FENCE.match(line)
         if fence:
             marker = fence.group(1)[0] * 3
             if not self._in_fence:
@@ -221,14 +222,8 @@ def match_target(url: str, targets: Sequence[LinkTarget]) -> LinkTarget | None:
 def find_links(markdown: str) -> list[str]:
     """Every link in `markdown` as a reader's renderer would make it (code is not searched)."""
     links: list[str] = []
-    fence = ""
-    for line in markdown.split("\n"):
-        opened = _FENCE.match(line)
-        if opened:
-            marker = opened.group(1)[0] * 3
-            fence = "" if fence == marker else fence or marker
-            continue
-        if fence:
+    for line, kind in walk(markdown):
+        if kind != "text":
             continue
         for index, part in enumerate(re.split(r"(`+[^`\n]*`+)", line)):
             if index % 2:

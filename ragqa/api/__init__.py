@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,8 +45,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in (ask.router, chat.router, projects.router, ops.router):
         app.include_router(router)
+    metrics.watch_feedback(lambda: app.state.services.feedback.counts())
+    if settings.slack_signing_secret:
+        _mount_slack(app, settings, app.state.services)
     app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=metrics)
     return app
+
+
+def _mount_slack(app: FastAPI, settings: Settings, services: Services) -> None:
+    """`POST /slack/events`: Slack's signed requests (events, `/ask`, buttons) for the bot."""
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+
+    from ragqa.slack import SlackBot, build_app
+
+    bot = SlackBot(settings, lambda: services.answerer, lambda: services.feedback)
+    bolt = build_app(settings, bot)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        # dispatch checks the signature and acks; listeners then run in bolt's own threads
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
 
 
 def _warm_up(settings: Settings) -> None:

@@ -13,6 +13,8 @@ from fastapi import Depends, Request
 from ragqa.answer import Answerer
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
+from ragqa.feedback import FeedbackStore
+from ragqa.index import chroma_client
 from ragqa.jobs import Job, Jobs
 from ragqa.settings import Settings
 from ragqa.sources import SourcePolicy
@@ -29,6 +31,7 @@ class Services:
         self.policy = SourcePolicy.of(settings.allowed_git_hosts.split(","), settings.allow_local_sources)
         self._answerer: Answerer | None = None
         self._jobs: Jobs | None = None
+        self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
 
     @property
@@ -37,6 +40,13 @@ class Services:
             if self._answerer is None:
                 self._answerer = Answerer(self.settings)
             return self._answerer
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        with self._lock:
+            if self._feedback is None:
+                self._feedback = FeedbackStore(chroma_client(self.settings))
+            return self._feedback
 
     @property
     def jobs(self) -> Jobs:

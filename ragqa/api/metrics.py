@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from ragqa.answer import Answer
 from ragqa.jobs import Job
@@ -33,6 +37,10 @@ class Metrics:
         self.embedded = Counter("ragqa_ingest_chunks_embedded", "Chunks embedded by ingest jobs",
                                 registry=self.registry)
 
+    def watch_feedback(self, counts: Callable[[], dict[str, int]]) -> None:
+        """Export the stored 👍/👎 votes (read from the store at each scrape)."""
+        self.registry.register(_FeedbackCollector(counts))
+
     def answered(self, answer: Answer) -> None:
         self.answers.labels(answer.model, str(answer.answered).lower()).inc()
         if not answer.answered:
@@ -49,3 +57,18 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _FeedbackCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("ragqa_feedback_votes", "Votes on Slack answers", labels=["vote"])
+        try:
+            counts = self.counts()
+        except Exception:  # the store is down: /readyz says so; the scrape still works
+            return
+        for vote, count in sorted(counts.items()):
+            family.add_metric([vote], count)
+        yield family

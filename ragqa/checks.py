@@ -1,0 +1,148 @@
+"""`ragqa check`: questions the docs must keep answering, run in CI.
+
+A checks file is YAML: a list of checks, or `{project: NAME, checks: [...]}`. Each check has a
+`question`, optionally a `name` and a `project`, and expectations, all optional:
+
+    - question: How do I set a connect-only timeout?
+      answered: true                    # or false: the project must NOT answer it
+      cites: ["docs/**/*.rst", "src/requests/adapters.py"]   # a source must match one glob
+      mentions: ["timeout=("]           # each string must appear in the answer
+      max_links_removed: 0              # links a model invented and the server removed
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragqa.answer import Answer
+from ragqa.errors import RagqaError
+
+Asker = Callable[[str, str | None], Answer]  # (question, project) → answer
+
+
+class Check(BaseModel):
+    """One question and what its answer must satisfy."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1)
+    name: str | None = None
+    project: str | None = None
+    answered: bool | None = None
+    cites: list[str] = Field(default_factory=list)
+    mentions: list[str] = Field(default_factory=list)
+    max_links_removed: int | None = Field(None, ge=0)
+
+    @property
+    def title(self) -> str:
+        return self.name or self.question
+
+
+class CheckResult(BaseModel):
+    check: Check
+    passed: bool
+    reasons: list[str]
+    seconds: float
+    answer: Answer | None = None
+
+
+def load(path: Path) -> list[Check]:
+    """Read a checks file; anything malformed is one error naming the file and the problem."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RagqaError(f"cannot read {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise RagqaError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from error
+    default_project = None
+    if isinstance(data, dict):
+        default_project = data.get("project")
+        data = data.get("checks")
+    if not isinstance(data, list) or not data:
+        raise RagqaError(f"{path} holds no checks (a list, or a mapping with a `checks` list)")
+    try:
+        checks = [Check.model_validate(item) for item in data]
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise RagqaError(f"{path}: check {where}: {first['msg']}") from error
+    return [check if check.project else check.model_copy(update={"project": default_project})
+            for check in checks]
+
+
+def run(checks: list[Check], ask: Asker) -> list[CheckResult]:
+    """Ask every check's question and judge the answer; an error fails that check only."""
+    results = []
+    for check in checks:
+        started = time.perf_counter()
+        try:
+            answer = ask(check.question, check.project)
+        except RagqaError as error:
+            results.append(CheckResult(check=check, passed=False, reasons=[f"error: {error}"],
+                                       seconds=round(time.perf_counter() - started, 3)))
+            continue
+        reasons = judge(check, answer)
+        results.append(CheckResult(check=check, passed=not reasons, reasons=reasons, answer=answer,
+                                   seconds=round(time.perf_counter() - started, 3)))
+    return results
+
+
+def judge(check: Check, answer: Answer) -> list[str]:
+    """Why `answer` fails `check` (empty when it passes)."""
+    reasons = []
+    if check.answered is not None and answer.answered != check.answered:
+        reasons.append("expected an answer, got 'Hmm, I'm not sure.'" if check.answered
+                       else "expected no answer, but it answered")
+    if check.cites and answer.answered:
+        paths = [source.path for source in answer.sources]
+        if not any(fnmatch.fnmatch(path, pattern) for path in paths for pattern in check.cites):
+            cited = ", ".join(paths) or "none"
+            reasons.append(f"no source matches {', '.join(check.cites)} (cited: {cited})")
+    elif check.cites:
+        reasons.append(f"no sources to match {', '.join(check.cites)}: it did not answer")
+    missing = [text for text in check.mentions if text.lower() not in answer.answer.lower()]
+    if missing:
+        reasons.append(f"the answer does not mention {', '.join(repr(text) for text in missing)}")
+    if check.max_links_removed is not None and len(answer.links_removed) > check.max_links_removed:
+        reasons.append(f"{len(answer.links_removed)} invented links removed "
+                       f"(at most {check.max_links_removed} allowed): {', '.join(answer.links_removed)}")
+    return reasons
+
+
+def junit_xml(results: list[CheckResult], suite: str) -> str:
+    """The results as JUnit XML, one test case per check."""
+    failures = sum(not result.passed for result in results)
+    root = ET.Element("testsuites", tests=str(len(results)), failures=str(failures))
+    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
+                         failures=str(failures), errors="0",
+                         time=f"{sum(result.seconds for result in results):.3f}")
+    for result in results:
+        case = ET.SubElement(node, "testcase", classname=f"ragqa.{result.check.project or 'default'}",
+                             name=result.check.title, time=f"{result.seconds:.3f}")
+        if not result.passed:
+            failure = ET.SubElement(case, "failure", message="; ".join(result.reasons))
+            failure.text = _details(result)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _details(result: CheckResult) -> str:
+    lines = [f"question: {result.check.question}", *result.reasons]
+    if result.answer is not None:
+        lines.append(f"sources: {', '.join(s.url for s in result.answer.sources) or 'none'}")
+    return "\n".join(lines)
+
+
+def summary(results: list[CheckResult]) -> dict[str, Any]:
+    return {"passed": sum(r.passed for r in results), "failed": sum(not r.passed for r in results),
+            "checks": [r.model_dump(mode="json", exclude={"answer"}) |
+                       {"sources": [s.path for s in r.answer.sources] if r.answer else []}
+                       for r in results]}
