@@ -1,9 +1,10 @@
 """Stage 4 — retrieve: dense and BM25 rankings fused, neighbouring chunks merged, confidence scored.
 
 Both rankings only ever see the project's live chunks (those its record names), so an ingest
-running in another process never leaks half-written chunks into answers. Chroma is queried
-with the plain client rather than through llama-index: the query path is latency-bound and
-llama-index's import alone costs seconds.
+running in another process never leaks half-written chunks into answers. Projects up to
+`memory_search_max_chunks` are searched in memory (exact; loaded once per record); bigger ones
+through Chroma's index with the plain client rather than llama-index, whose import alone costs
+seconds on a latency-bound path.
 """
 
 from __future__ import annotations

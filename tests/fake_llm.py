@@ -22,6 +22,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds before answering (to trigger client timeouts)
     usage: bool = True
+    cut: bool = False  # drop the connection half-way through a streamed reply
 
 
 class FakeLLM:
@@ -85,9 +86,13 @@ class FakeLLM:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for event in _chunks(body, reply):
+                events = list(_chunks(body, reply))
+                for event in events[: len(events) // 2] if reply.cut else events:
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
+                if reply.cut:
+                    self.close_connection = True
+                    return
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

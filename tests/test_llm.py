@@ -115,3 +115,21 @@ def test_model_usage_is_counted_when_the_server_sends_none(storage: Path, fake: 
     fake.script(Reply("Use `connect_timeout(5)` [S1].", usage=False))
     answer = answerer(storage, fake).ask(QUESTION)
     assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 3
+
+
+def test_short_replies_stream_in_full(storage: Path, fake: FakeLLM) -> None:
+    fake.script(Reply("Hmm, I"))  # held back as a possible abstention until the stream ended
+    events = list(answerer(storage, fake).stream(QUESTION))
+    final = events[-1].answer
+    assert final is not None and final.answered and final.answer.startswith("Hmm, I")
+    assert "".join(e.text for e in events if e.kind == "delta") == final.answer
+
+
+def test_a_stream_cut_off_half_way_keeps_what_was_said(storage: Path, fake: FakeLLM) -> None:
+    fake.script(Reply("Use `connect_timeout(5)` to bound only the connect phase of a request, "
+                      "as the helper in [S1] shows; a read timeout is set separately. " * 3, cut=True))
+    events = list(answerer(storage, fake).stream(QUESTION))
+    final = events[-1].answer
+    assert final is not None and final.model == "fake-1"
+    assert "connect_timeout(5)" in final.answer and "cut off" in final.answer
+    assert "".join(e.text for e in events if e.kind == "delta") == final.answer

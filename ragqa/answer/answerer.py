@@ -272,15 +272,16 @@ class _Run:
             if not shown:
                 yield from self._extractive(passages, note=f"{error}; this answer quotes the sources.")
                 return
-            tail = f"\n\n_(The answer was cut off: {error}.)_\n"
-            shown.append(tail)
-            yield AnswerEvent("delta", text=tail)
+            note = guard.feed(f"\n\n_(The answer was cut off: {error}.)_\n")
+            shown.append(note)
+            yield AnswerEvent("delta", text=note)
         if not shown:
             if is_abstention("".join(raw)):
                 yield from self._abstain(used, llm.name, _counted(usage, prompt, raw, llm.name))
                 return
             yield AnswerEvent("sources", sources=sources)
             shown.append(guard.feed("".join(raw)))
+            yield AnswerEvent("delta", text=shown[-1])
         tail = guard.finish()
         yield AnswerEvent("delta", text=tail)
         text = "".join(shown) + tail

@@ -54,6 +54,7 @@ class OpenAIChat:
 
     def stream(self, prompt: str, usage: Usage) -> Iterator[str]:
         """Yield the answer's text as it arrives; failures become one-line `LLMError`s."""
+        import httpx
         import openai
 
         request: dict[str, Any] = {
@@ -68,11 +69,17 @@ class OpenAIChat:
                 return
             chunks = self._client.chat.completions.create(
                 **request, stream=True, stream_options={"include_usage": True})
+            finished = False
             for chunk in chunks:
                 _count(chunk.usage, usage)
+                finished = finished or bool(chunk.choices and chunk.choices[0].finish_reason)
                 text = _delta_text(chunk)
                 if text:
                     yield text
+            if not finished:
+                raise LLMError(f"the model {self.model} stopped streaming before the answer was complete")
+        except httpx.HTTPError as error:  # the connection broke while the answer streamed
+            raise LLMError(f"the model {self.model} is unreachable: {_one_line(str(error))}") from error
         except openai.APITimeoutError as error:
             raise LLMError(f"the model {self.model} did not answer within "
                            f"{self.settings.llm_timeout_s:g} s") from error

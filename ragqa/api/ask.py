@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 
 from ragqa.answer import Answer, AnswerEvent
 from ragqa.api.deps import AskCaller, ServicesDep
+from ragqa.api.errors import status_of
 from ragqa.api.metrics import Metrics
+from ragqa.errors import RagqaError
 from ragqa.retrieve import Filters
 
 router = APIRouter(tags=["ask"])
@@ -60,9 +62,6 @@ def _final(events: Iterator[AnswerEvent]) -> Answer:
 
 def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]:
     """Answer events as SSE frames; a failure mid-stream becomes an `error` event."""
-    from ragqa.api.errors import status_of
-    from ragqa.errors import RagqaError
-
     try:
         for event in events:
             if event.kind == "sources":
