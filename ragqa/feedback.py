@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -10,10 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ragqa.answer import Answer
-from ragqa.index.chroma import get_or_create_collection
+from ragqa.index.documents import DocumentCollection
 
 FEEDBACK_COLLECTION = "ragqa-feedback"
-_PLACEHOLDER_VECTOR = [1.0]
 Vote = Literal["up", "down"]
 
 
@@ -38,7 +36,7 @@ class FeedbackStore:
     """Record answers, then votes on them."""
 
     def __init__(self, client: Any) -> None:
-        self._collection = get_or_create_collection(client, FEEDBACK_COLLECTION, {})
+        self._records = DocumentCollection(client, FEEDBACK_COLLECTION, FeedbackRecord)
 
     def record(self, question: str, answer: Answer, channel: str = "") -> FeedbackRecord:
         record = FeedbackRecord(question=question, answer=answer.answer, answered=answer.answered,
@@ -56,26 +54,19 @@ class FeedbackStore:
         return record
 
     def get(self, record_id: str) -> FeedbackRecord | None:
-        found = self._collection.get(ids=[record_id], include=["documents"])
-        documents = found["documents"] or []
-        return FeedbackRecord.model_validate_json(documents[0]) if documents else None
+        return self._records.get(record_id)
 
     def voted(self) -> list[FeedbackRecord]:
         """Every answer someone voted on, newest vote first."""
-        found = self._collection.get(where={"voted": True}, include=["documents"])
-        records = [FeedbackRecord.model_validate_json(doc) for doc in found["documents"] or []]
+        records = self._records.find(where={"voted": True})
         return sorted(records, key=lambda r: r.voted_at or r.created_at, reverse=True)
 
     def counts(self) -> dict[str, int]:
-        found = self._collection.get(where={"voted": True}, include=["metadatas"])
         counts = {"up": 0, "down": 0}
-        for meta in found["metadatas"] or []:
+        for meta in self._records.metadatas(where={"voted": True}):
             counts[str(meta.get("vote"))] = counts.get(str(meta.get("vote")), 0) + 1
         return counts
 
     def _save(self, record: FeedbackRecord) -> None:
-        self._collection.upsert(
-            ids=[record.id], embeddings=[_PLACEHOLDER_VECTOR],
-            documents=[json.dumps(record.model_dump(mode="json"), separators=(",", ":"))],
-            metadatas=[{"voted": record.vote is not None, "vote": record.vote or "",
-                        "project": record.project}])
+        self._records.put(record.id, record, {"voted": record.vote is not None, "vote": record.vote or "",
+                                              "project": record.project})

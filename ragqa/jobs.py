@@ -7,7 +7,7 @@ changes and at most once a second within a stage.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import threading
 import time
 import uuid
@@ -19,13 +19,12 @@ from pydantic import BaseModel, Field
 
 from ragqa.errors import BusyError, RagqaError
 from ragqa.index import chroma_client
-from ragqa.index.chroma import get_or_create_collection
+from ragqa.index.documents import DocumentCollection
 from ragqa.ingest import Ingester, IngestRequest, IngestSummary
 from ragqa.settings import Settings
 from ragqa.sources import SourcePolicy, parse_source
 
 JOBS_COLLECTION = "ragqa-jobs"
-_PLACEHOLDER_VECTOR = [1.0]
 JobStateName = Literal["queued", "running", "succeeded", "failed"]
 
 
@@ -59,7 +58,7 @@ class Jobs:
         self.ingester = Ingester(settings)
         self.policy = policy
         self.on_finish = on_finish  # called with each finished Job (metrics)
-        self._collection = get_or_create_collection(chroma_client(settings), JOBS_COLLECTION, {})
+        self._jobs = DocumentCollection(chroma_client(settings), JOBS_COLLECTION, Job)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragqa-job")
         self._active: dict[str, str] = {}  # project → id of its queued or running job
         self._lock = threading.Lock()
@@ -77,9 +76,7 @@ class Jobs:
                            lambda progress: Ingester(self.settings, progress).refresh(name, self.policy))
 
     def get(self, job_id: str) -> Job | None:
-        found = self._collection.get(ids=[job_id], include=["documents"])
-        documents = found["documents"] or []
-        return Job.model_validate_json(documents[0]) if documents else None
+        return self._jobs.get(job_id)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -90,15 +87,20 @@ class Jobs:
                 raise BusyError(f"an ingest of {job.project!r} is already queued or running "
                                 f"(job {self._active[job.project]})")
             self._active[job.project] = job.id
-        self._save(job)
-        self._executor.submit(self._run, job, work)
+        try:
+            self._save(job)
+            self._executor.submit(self._run, job, work)
+        except BaseException:
+            with self._lock:
+                self._active.pop(job.project, None)  # a store outage must not leave it "busy"
+            raise
         return job
 
     def _run(self, job: Job, work: Any) -> None:
         progress = _JobProgress(self, job)
         job.state = "running"
-        self._save(job)
         try:
+            self._save(job)
             job.summary = work(progress)
             job.state = "succeeded"
         except RagqaError as error:
@@ -110,15 +112,13 @@ class Jobs:
             job.finished_at = datetime.now(UTC)
             with self._lock:
                 self._active.pop(job.project, None)
-            self._save(job)
+            with contextlib.suppress(Exception):  # the store is down: the job's last state stays
+                self._save(job)
             if self.on_finish is not None:
                 self.on_finish(job)
 
     def _save(self, job: Job) -> None:
-        self._collection.upsert(
-            ids=[job.id], embeddings=[_PLACEHOLDER_VECTOR],
-            documents=[json.dumps(job.model_dump(mode="json"), separators=(",", ":"))],
-            metadatas=[{"project": job.project, "state": job.state}])
+        self._jobs.put(job.id, job, {"project": job.project, "state": job.state})
 
 
 class _JobProgress:

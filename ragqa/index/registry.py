@@ -10,16 +10,14 @@ rather than in a local file means API replicas sharing one Chroma server share t
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ragqa.index.chroma import get_or_create_collection
+from ragqa.index.documents import DocumentCollection
 
 REGISTRY_COLLECTION = "ragqa-projects"
-_PLACEHOLDER_VECTOR = [1.0]  # Chroma needs a vector per record; the registry is never queried
 
 
 class FileEntry(BaseModel):
@@ -72,34 +70,26 @@ class Registry:
     """Read and write project records."""
 
     def __init__(self, client: Any) -> None:
-        self._collection = get_or_create_collection(client, REGISTRY_COLLECTION, {})
+        self._records = DocumentCollection(client, REGISTRY_COLLECTION, ProjectRecord)
 
     def get(self, name: str) -> ProjectRecord | None:
-        found = self._collection.get(ids=[name], include=["documents"])
-        documents = found["documents"] or []
-        return ProjectRecord.model_validate_json(documents[0]) if documents else None
+        return self._records.get(name)
 
     def stamp(self, name: str) -> str | None:
         """A value that changes whenever the project's record is rewritten (cheap to read)."""
-        found = self._collection.get(ids=[name], include=["metadatas"])
-        metadatas = found["metadatas"] or []
-        return str(metadatas[0].get("stamp", "")) if metadatas else None
+        metadata = self._records.metadata(name)
+        return None if metadata is None else str(metadata.get("stamp", ""))
 
     def names(self) -> list[str]:
         """The registered project names, without reading their records."""
-        return sorted(self._collection.get(include=[])["ids"])
+        return self._records.ids()
 
     def all(self) -> list[ProjectRecord]:
-        found = self._collection.get(include=["documents"])
-        records = [ProjectRecord.model_validate_json(doc) for doc in found["documents"] or []]
-        return sorted(records, key=lambda record: record.name)
+        return sorted(self._records.find(), key=lambda record: record.name)
 
     def put(self, record: ProjectRecord) -> None:
         """Write the record in one step (the commit point of an ingest)."""
-        self._collection.upsert(
-            ids=[record.name], embeddings=[_PLACEHOLDER_VECTOR],
-            documents=[json.dumps(record.model_dump(mode="json"), separators=(",", ":"))],
-            metadatas=[{"commit": record.commit, "stamp": record.stamp}])
+        self._records.put(record.name, record, {"commit": record.commit, "stamp": record.stamp})
 
     def delete(self, name: str) -> None:
-        self._collection.delete(ids=[name])
+        self._records.delete(name)
