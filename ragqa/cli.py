@@ -19,9 +19,10 @@ from ragqa.errors import RagqaError
 from ragqa.settings import Settings
 
 if TYPE_CHECKING:
-    from ragqa.answer import Answer, AnswerEvent
+    from ragqa.answer import Answer, Answerer, AnswerEvent
     from ragqa.checks import CheckResult
     from ragqa.evaluation import Report
+    from ragqa.remote import RemoteAnswerer
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -152,20 +153,20 @@ def evaluate(
 ) -> None:
     """Measure retrieval and answers on a question set; fails on invalid links or missed thresholds."""
     from ragqa import evaluation
+    from ragqa.remote import RemoteAnswerer
 
     question_set = evaluation.load(questions)
-    if server:
-        from ragqa.remote import remote_asker
-
-        ask = remote_asker(server, token, project, top_k)
+    answerer = _answerer(server, token)
+    if isinstance(answerer, RemoteAnswerer):
         counter = evaluation.git_line_counter(repo) if repo else None
     else:
-        from ragqa.answer import Answerer
-
-        answerer = Answerer(Settings())
         record = answerer.project(project).record
-        ask = lambda question: answerer.ask(question, record.name, top_k)  # noqa: E731
+        project = record.name
         counter = evaluation.line_counter_for(record, answerer.settings)
+
+    def ask(question: str) -> Answer:
+        return answerer.ask(question, project, top_k)
+
     report = evaluation.evaluate(question_set, ask, counter, str(questions))
     if as_json:
         print(report.model_dump_json())
@@ -236,18 +237,10 @@ def check(
     from ragqa import checks
 
     loaded = checks.load(checks_file)
-    if server:
-        from ragqa.remote import remote_asker
+    answerer = _answerer(server, token)
 
-        def ask(question: str, project: str | None) -> Answer:
-            return remote_asker(server, token, project, None)(question)
-    else:
-        from ragqa.answer import Answerer
-
-        answerer = Answerer(Settings())
-
-        def ask(question: str, project: str | None) -> Answer:
-            return answerer.ask(question, project)
+    def ask(question: str, project: str | None) -> Answer:
+        return answerer.ask(question, project)
 
     results = checks.run(loaded, ask)
     if junit:
@@ -259,6 +252,17 @@ def check(
     failed = sum(not result.passed for result in results)
     if failed:
         _fail(f"{failed} of {len(results)} checks failed")
+
+
+def _answerer(server: str | None, token: str | None) -> Answerer | RemoteAnswerer:
+    """The in-process `Answerer`, or a server's `/ask` behind the same `ask` call."""
+    from ragqa.remote import RemoteAnswerer
+
+    if server:
+        return RemoteAnswerer(server, token)
+    from ragqa.answer import Answerer
+
+    return Answerer(Settings())
 
 
 def _print_checks(results: list[CheckResult]) -> None:

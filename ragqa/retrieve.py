@@ -129,13 +129,13 @@ class Retriever:
         with store_errors():
             dense = self._dense(project, question, filters)
         lexical = self._lexical(project, question, filters)
-        fused = self._fuse([ranked for ranked, _ in (dense, lexical)],
-                           [self.settings.dense_weight, self.settings.lexical_weight])
+        weights = [self.settings.dense_weight, self.settings.lexical_weight]
+        fused = self._fuse([dense[0], lexical], weights)
         if not _ABOUT_SECONDARY.search(question):
             fused = self._demote(project, fused)
         wanted = [chunk_id for chunk_id, _ in fused[: max(3 * top_k, 10)]]
         chunks = project.chunks(wanted)
-        best_fused = max_fused(self.settings, [self.settings.dense_weight, self.settings.lexical_weight])
+        best_fused = max_fused(self.settings, weights)
         scores = {chunk_id: score / best_fused for chunk_id, score in fused}
         passages = merge_neighbours(chunks, scores, project.chunk_positions)[:top_k]
         signals = confidence_signals(project.lexical, question, passages, dense[1])
@@ -170,17 +170,17 @@ class Retriever:
         return [(chunk_id, 1.0 - distance)
                 for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
 
-    def _lexical(self, project: ProjectIndex, question: str, filters: Filters
-                 ) -> tuple[list[str], float]:
+    def _lexical(self, project: ProjectIndex, question: str, filters: Filters) -> list[str]:
+        """Chunk ids by BM25 score (only chunks that hold a question term)."""
         scores = project.lexical.scores(question)
         count = min(len(scores), self.settings.retrieve_candidates * 4)
         if count == 0:
-            return [], 0.0
+            return []
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
         ids = [project.lexical.ids[row] for row in top if scores[row] > 0]
         ranked = [chunk_id for chunk_id in ids if project.allowed(chunk_id, filters)]
-        return ranked[: self.settings.retrieve_candidates], float(scores[top[0]])
+        return ranked[: self.settings.retrieve_candidates]
 
     def _demote(self, project: ProjectIndex, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """Tests and changelogs mention everything but rarely answer a question: rank them lower."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -112,10 +112,7 @@ class Answerer:
     def ask(self, question: str, project: str | None = None, top_k: int | None = None,
             filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer `question` in one piece."""
-        for event in self.stream(question, project, top_k, filters, history):
-            if event.answer is not None:
-                return event.answer
-        raise AssertionError("stream ended without a done event")  # pragma: no cover
+        return final_answer(self.stream(question, project, top_k, filters, history))
 
     def stream(self, question: str, project: str | None = None, top_k: int | None = None,
                filters: Filters | None = None, history: Sequence[Turn] = ()) -> Iterator[AnswerEvent]:
@@ -323,6 +320,14 @@ class _Run:
 
     def _excerpt_link(self, excerpt: extractive.Excerpt) -> str:
         return self._link(excerpt.path, excerpt.start_line, excerpt.end_line)
+
+
+def final_answer(events: Iterable[AnswerEvent]) -> Answer:
+    """The answer a stream of events ends with (its `done` event)."""
+    for event in events:
+        if event.answer is not None:
+            return event.answer
+    raise AssertionError("an answer stream ended without a done event")  # pragma: no cover
 
 
 def _labelled(passages: list[Passage]) -> list[tuple[str, Passage]]:

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ragqa.answer import Answer, AnswerEvent
+from ragqa.answer.answerer import final_answer
 from ragqa.api.deps import AskCaller, ServicesDep
 from ragqa.api.errors import status_of
 from ragqa.api.metrics import Metrics
@@ -45,19 +46,12 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCa
     first = next(events)  # project and question errors surface here, as JSON errors
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if not wants_stream:
-        answer = _final(chain([first], events))
+        answer = final_answer(chain([first], events))
         services.metrics.answered(answer)
         return answer
     return StreamingResponse(sse_events(chain([first], events), services.metrics),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def _final(events: Iterator[AnswerEvent]) -> Answer:
-    for event in events:
-        if event.answer is not None:
-            return event.answer
-    raise RuntimeError("the answer stream ended without an answer")
 
 
 def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]:

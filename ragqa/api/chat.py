@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragqa.answer import Answer, AnswerEvent
-from ragqa.answer.answerer import Turn
+from ragqa.answer.answerer import Turn, final_answer
 from ragqa.api.deps import AskCaller, ServicesDep
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
@@ -68,7 +68,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, caller: AskCaller
     if body.stream:
         return StreamingResponse(_chunks(chain([first], events), completion_id, services.metrics),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    answer = next(event.answer for event in chain([first], events) if event.answer is not None)
+    answer = final_answer(chain([first], events))
     services.metrics.answered(answer)
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()),

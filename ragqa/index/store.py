@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,14 +83,18 @@ class ChunkStore:
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """The stored chunks with these ids, in the order given (missing ones left out)."""
-        by_id: dict[str, StoredChunk] = {}
-        for start in range(0, len(ids), _PAGE):
-            found = self.collection.get(ids=list(ids[start:start + _PAGE]),
-                                        include=["documents", "metadatas"])
-            for id_, text, meta in zip(found["ids"], found["documents"], found["metadatas"],
-                                       strict=True):
-                by_id[id_] = StoredChunk(id_, text or "", dict(meta or {}))
+        by_id = {chunk.id: chunk for chunk, _ in self.read(ids, with_vectors=False)}
         return [by_id[id_] for id_ in ids if id_ in by_id]
+
+    def read(self, ids: Sequence[str], with_vectors: bool) -> Iterator[tuple[StoredChunk, Any]]:
+        """The stored chunks with these ids (in the store's order), with their vectors if asked."""
+        include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
+        for start in range(0, len(ids), _PAGE):
+            found = self.collection.get(ids=list(ids[start:start + _PAGE]), include=include)
+            vectors = found["embeddings"] if with_vectors else [None] * len(found["ids"])
+            for id_, text, meta, vector in zip(found["ids"], found["documents"], found["metadatas"],
+                                               vectors, strict=True):
+                yield StoredChunk(id_, text or "", dict(meta or {})), vector
 
 
 class ChunkStoreSnapshot:
@@ -106,13 +110,9 @@ class ChunkStoreSnapshot:
     def load(cls, store: ChunkStore, ids: Sequence[str]) -> ChunkStoreSnapshot:
         chunks: list[StoredChunk] = []
         vectors: list[Any] = []
-        for start in range(0, len(ids), _PAGE):
-            found = store.collection.get(ids=list(ids[start:start + _PAGE]),
-                                         include=["documents", "metadatas", "embeddings"])
-            for id_, text, meta, vector in zip(found["ids"], found["documents"], found["metadatas"],
-                                               found["embeddings"], strict=True):
-                chunks.append(StoredChunk(id_, text or "", dict(meta or {})))
-                vectors.append(vector)
+        for chunk, vector in store.read(ids, with_vectors=True):
+            chunks.append(chunk)
+            vectors.append(vector)
         matrix = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), np.float32)
         return cls(chunks, matrix)
 
