@@ -158,11 +158,11 @@ def evaluate(
     question_set = evaluation.load(questions)
     answerer = _answerer(server, token)
     if isinstance(answerer, RemoteAnswerer):
-        counter = evaluation.git_line_counter(repo) if repo else None
+        counter = evaluation.git_files(repo) if repo else None
     else:
         record = answerer.project(project).record
         project = record.name
-        counter = evaluation.line_counter_for(record, answerer.settings)
+        counter = evaluation.files_for(record, answerer.settings)
 
     def ask(question: str) -> Answer:
         return answerer.ask(question, project, top_k)
@@ -192,6 +192,9 @@ def _print_report(report: Report) -> None:
     for result in report.questions:
         if result.invalid_links:
             console.print(f"{result.id}: invalid links {', '.join(result.invalid_links)}", markup=False)
+        if result.altered_quotes:
+            console.print(f"{result.id}: quotes that differ from the file {', '.join(result.altered_quotes)}",
+                          markup=False)
 
 
 @app.command()
@@ -318,14 +321,16 @@ def feedback(
 
 
 SHORT_NAMES = {"line_overlap@5": "lines@5", "answer_rate": "answer", "abstention": "abstain",
-               "invalid_links": "bad links", "mrr@10": "mrr@10", "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
+               "invalid_links": "bad links", "altered_quotes": "bad quotes", "mrr@10": "mrr@10",
+               "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
 
 
 def _figure(figures: dict[str, float], metric: str) -> str:
     if metric not in figures:
         return "-"
     value = figures[metric]
-    return f"{value:.0f}" if metric.endswith("_ms") or metric == "invalid_links" else f"{value:.2f}"
+    counted = metric.endswith("_ms") or metric in ("invalid_links", "altered_quotes")
+    return f"{value:.0f}" if counted else f"{value:.2f}"
 
 
 @app.command()

@@ -8,12 +8,15 @@ A question set is a header line `{"repo", "commit", "url"}`, then one question p
 - answer rate (answerable questions answered), abstention (unanswerable ones declined);
 - invalid links: links in an answer that are not a permalink into one of its sources, or whose
   lines do not exist in the file at the answer's commit; sources whose lines do not exist;
+- altered quotes: quoted excerpts (a fenced block under a link to its lines) whose text is not
+  exactly those lines of the file at the answer's commit;
 - latency p50 / p95 of a whole ask.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import time
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ragqa.answer import Answer
 from ragqa.answer.linkguard import LinkTarget, find_links, line_range, match_target
@@ -33,9 +36,11 @@ from ragqa.settings import Settings
 from ragqa.sources import SourceKind
 from ragqa.sources.git import mirror_name
 
-LineCounter = Callable[[str, str], int | None]  # (path, commit) → lines in that file, None if absent
+FileReader = Callable[[str, str], list[str] | None]  # (path, commit) → the file's lines, None if absent
 METRICS = ["hit@1", "hit@5", "mrr@10", "line_overlap@5", "answer_rate", "abstention",
-           "invalid_links", "p50_ms", "p95_ms"]
+           "invalid_links", "altered_quotes", "p50_ms", "p95_ms"]
+_QUOTE = re.compile(r"^\*\*\[[^\n]*\]\((?P<url>[^)\s]+)\)\*\*[^\n]*\n\n(?P<fence>`{3,})[^\n`]*\n"
+                    r"(?P<body>.*?)\n(?P=fence)$", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class QuestionResult(BaseModel):
     rank: int | None  # of the first gold source within the first 10
     line_overlap: bool
     invalid_links: list[str]
+    altered_quotes: list[str] = Field(default_factory=list)
     ms: float
     sources: list[str]
 
@@ -108,7 +114,7 @@ class Report(BaseModel):
     questions: list[QuestionResult]
 
 
-def evaluate(question_set: QuestionSet, ask: Callable[[str], Answer], line_count: LineCounter | None,
+def evaluate(question_set: QuestionSet, ask: Callable[[str], Answer], files: FileReader | None,
              source_name: str = "") -> Report:
     """Ask every question and score the answers (after one untimed warm-up ask, so that latency
     is that of a warm process, as in a server)."""
@@ -119,17 +125,16 @@ def evaluate(question_set: QuestionSet, ask: Callable[[str], Answer], line_count
     for question in question_set.questions:
         started = time.perf_counter()
         answer = ask(question.question)
-        results.append(score(question, answer, (time.perf_counter() - started) * 1000, line_count))
+        results.append(score(question, answer, (time.perf_counter() - started) * 1000, files))
         last = answer
     return Report(
         questions_file=source_name, project=last.project if last else "",
-        commit=last.commit if last else "", lines_checked=line_count is not None,
+        commit=last.commit if last else "", lines_checked=files is not None,
         overall=summarise(results), by_kind=_grouped(results, "kind"),
         by_style=_grouped(results, "style"), questions=results)
 
 
-def score(question: Question, answer: Answer, ms: float, line_count: LineCounter | None
-          ) -> QuestionResult:
+def score(question: Question, answer: Answer, ms: float, files: FileReader | None) -> QuestionResult:
     rank = next((number for number, source in enumerate(answer.sources[:10], 1)
                  if source.path in question.gold), None)
     overlap = False
@@ -139,11 +144,12 @@ def score(question: Question, answer: Answer, ms: float, line_count: LineCounter
     return QuestionResult(
         id=question.id, kind=question.kind, style=question.style, answerable=bool(question.gold),
         answered=answer.answered, rank=rank, line_overlap=overlap,
-        invalid_links=invalid_links(answer, line_count), ms=round(ms, 1),
+        invalid_links=invalid_links(answer, files),
+        altered_quotes=altered_quotes(answer, files) if files else [], ms=round(ms, 1),
         sources=[f"{s.path}#L{s.start_line}-L{s.end_line}" for s in answer.sources])
 
 
-def invalid_links(answer: Answer, line_count: LineCounter | None) -> list[str]:
+def invalid_links(answer: Answer, files: FileReader | None) -> list[str]:
     """Links of the answer that point outside its sources or at lines the file does not have."""
     targets = [LinkTarget(s.id, s.url, s.path, s.start_line, s.end_line) for s in answer.sources]
     bad: list[str] = []
@@ -152,11 +158,25 @@ def invalid_links(answer: Answer, line_count: LineCounter | None) -> list[str]:
         lines = line_range(url)
         if target is None:
             bad.append(url)
-        elif line_count is not None and lines is not None:
-            length = line_count(target.path, answer.commit)
-            if length is None or not 1 <= lines[0] <= lines[1] <= length:
+        elif files is not None and lines is not None:
+            content = files(target.path, answer.commit)
+            if content is None or not 1 <= lines[0] <= lines[1] <= len(content):
                 bad.append(url)
     return list(dict.fromkeys(bad))
+
+
+def altered_quotes(answer: Answer, files: FileReader) -> list[str]:
+    """The links of quoted excerpts whose text differs from those lines of the file."""
+    targets = [LinkTarget(s.id, s.url, s.path, s.start_line, s.end_line) for s in answer.sources]
+    altered: list[str] = []
+    for quote in _QUOTE.finditer(answer.answer):
+        url = quote.group("url")
+        target, lines = match_target(url, targets), line_range(url)
+        content = files(target.path, answer.commit) if target is not None else None
+        if content is None or lines is None or \
+                quote.group("body") != "\n".join(content[lines[0] - 1:lines[1]]):
+            altered.append(url)
+    return altered
 
 
 def summarise(results: Sequence[QuestionResult]) -> dict[str, float]:
@@ -174,6 +194,7 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, float]:
     if unanswerable:
         figures["abstention"] = _mean([not r.answered for r in unanswerable])
     figures["invalid_links"] = sum(len(r.invalid_links) for r in results)
+    figures["altered_quotes"] = sum(len(r.altered_quotes) for r in results)
     if results:
         times = sorted(r.ms for r in results)
         figures["p50_ms"] = round(statistics.median(times), 1)
@@ -186,6 +207,8 @@ def failures(overall: dict[str, float], min_hit5: float | None, min_mrr: float |
     problems = []
     if overall.get("invalid_links", 0):
         problems.append(f"{overall['invalid_links']:g} invalid links")
+    if overall.get("altered_quotes", 0):
+        problems.append(f"{overall['altered_quotes']:g} quotes that differ from the file")
     for name, minimum in (("hit@5", min_hit5), ("mrr@10", min_mrr)):
         if minimum is not None and overall.get(name, 0.0) < minimum:
             problems.append(f"{name} {overall.get(name, 0.0):g} is below {minimum:g}")
@@ -199,40 +222,40 @@ def _grouped(results: Sequence[QuestionResult], attribute: str) -> dict[str, dic
     return {name: summarise(members) for name, members in sorted(groups.items())}
 
 
-def git_line_counter(repository: Path) -> LineCounter:
-    """Count a file's lines at a commit of a local git repository (bare or not)."""
-    cache: dict[tuple[str, str], int | None] = {}
+def git_files(repository: Path) -> FileReader:
+    """Read a file's lines at a commit of a local git repository (bare or not)."""
+    cache: dict[tuple[str, str], list[str] | None] = {}
 
-    def count(path: str, commit: str) -> int | None:
+    def read(path: str, commit: str) -> list[str] | None:
         if (path, commit) not in cache:
             shown = subprocess.run(["git", "-C", str(repository), "show", f"{commit}:{path}"],
                                    capture_output=True, check=False)
             text = shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else None
-            cache[path, commit] = None if text is None else len(split_lines(text))
+            cache[path, commit] = None if text is None else split_lines(text)
         return cache[path, commit]
 
-    return count
+    return read
 
 
-def folder_line_counter(folder: Path) -> LineCounter:
-    """Count a file's lines in a plain folder (it has no commits)."""
-    def count(path: str, commit: str) -> int | None:
+def folder_files(folder: Path) -> FileReader:
+    """Read a file's lines in a plain folder (it has no commits)."""
+    def read(path: str, commit: str) -> list[str] | None:
         try:
-            return len(split_lines((folder / path).read_text(encoding="utf-8")))
+            return split_lines((folder / path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             return None
 
-    return count
+    return read
 
 
 def _mean(values: Sequence[float | bool]) -> float:
     return round(sum(float(value) for value in values) / len(values), 4) if values else 0.0
 
 
-def line_counter_for(record: ProjectRecord, settings: Settings) -> LineCounter:
+def files_for(record: ProjectRecord, settings: Settings) -> FileReader:
     """Where the files of an indexed project can be read back: its repo, mirror or folder."""
     if record.source_kind == SourceKind.FOLDER:
-        return folder_line_counter(Path(record.source))
+        return folder_files(Path(record.source))
     if record.source_kind == SourceKind.LOCAL_GIT:
-        return git_line_counter(Path(record.source))
-    return git_line_counter(settings.repos_dir / mirror_name(record.name))
+        return git_files(Path(record.source))
+    return git_files(settings.repos_dir / mirror_name(record.name))

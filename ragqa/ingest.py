@@ -15,6 +15,7 @@ Until step 4 readers use the previous manifest, so the previous index stays answ
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import re
@@ -29,7 +30,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from ragqa.chunking import Chunk, Limits, chunk_file, detect
+from ragqa.chunking import Chunk, ChunkedFile, Limits, detect, read_file
 from ragqa.errors import BadSourceError, BusyError, ProjectNotFoundError, RagqaError
 from ragqa.index import (
     ChunkStore,
@@ -58,7 +59,7 @@ from ragqa.sources import (
 )
 from ragqa.sources.git import mirror_name
 
-CHUNKER_VERSION = "chunker-1"
+CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
 
@@ -259,13 +260,14 @@ class Ingester:
                 if reason is None:
                     self.progress.note(f"skipped {path}: not valid UTF-8 text")
                 continue
-            file_chunks = chunk_file(path, text, limits)
-            if not file_chunks:
+            chunked = read_file(path, text, limits)
+            if not chunked.chunks:
                 continue
             language, kind = detect(path)
             entries[path] = FileEntry(blob=blobs[path], language=language, kind=kind,
-                                      chunks=[chunk.id for chunk in file_chunks])
-            chunks.extend(file_chunks)
+                                      chunks=[chunk.id for chunk in chunked.chunks],
+                                      symbols=_symbol_entries(chunked))
+            chunks.extend(chunked.chunks)
         return entries, chunks, dropped
 
     def _embed_missing(self, store: ChunkStore, chunks: list[Chunk], record: ProjectRecord) -> int:
@@ -345,6 +347,14 @@ class Ingester:
             except BlockingIOError:
                 raise BusyError(f"another ingest of {name!r} is running") from None
             yield
+
+
+def _symbol_entries(chunked: ChunkedFile) -> list[tuple[str, str, int, int, int]]:
+    """The file's definitions as the record keeps them, each with the chunk holding its first line."""
+    starts = [chunk.start_line for chunk in chunked.chunks]
+    return [(found.name, found.kind, found.start_line, found.end_line,
+             max(0, bisect.bisect_right(starts, found.start_line) - 1))
+            for found in chunked.definitions]
 
 
 def _count_changes(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> _Counts:

@@ -18,6 +18,7 @@ from ragqa.errors import ConfigError
 from ragqa.index import ProjectRecord
 
 QA_TEMPLATE = "qa.md.j2"
+RERANK_TEMPLATE = "rerank.md.j2"
 _SAFETY_TOKENS = 64  # chat formatting overhead the count of the prompt text does not see
 
 
@@ -55,7 +56,7 @@ def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: 
               history: Sequence[tuple[str, str]] = ()) -> str:
     """The QA prompt for `question` about the project of `record`; `history` is the conversation
     so far as (role, text) pairs, oldest first."""
-    rendered: str = _template(prompts_dir).render(
+    rendered: str = _template(prompts_dir, QA_TEMPLATE).render(
         project_name=record.name,
         repository_url=record.web_url or record.source,
         content_type=content_type(record),
@@ -93,19 +94,25 @@ def count_tokens(text: str, model: str | None = None) -> int:
     return len(_encoding(model).encode(text, disallowed_special=()))
 
 
+def render_rerank(prompts_dir: Path, question: str, passages: Sequence[dict[str, Any]]) -> str:
+    """The listwise reranking prompt: the question and numbered passages."""
+    rendered: str = _template(prompts_dir, RERANK_TEMPLATE).render(question=question, passages=passages)
+    return rendered.strip() + "\n"
+
+
 @cache
-def _template(prompts_dir: Path) -> Any:
+def _template(prompts_dir: Path, name: str) -> Any:
     import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(prompts_dir)), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, autoescape=False)
     try:
-        return environment.get_template(QA_TEMPLATE)
+        return environment.get_template(name)
     except jinja2.TemplateNotFound as error:
-        raise ConfigError(f"no {QA_TEMPLATE} in the prompts folder {prompts_dir}") from error
+        raise ConfigError(f"no {name} in the prompts folder {prompts_dir}") from error
     except jinja2.TemplateSyntaxError as error:
-        raise ConfigError(f"{prompts_dir / QA_TEMPLATE} line {error.lineno}: {error.message}") from error
+        raise ConfigError(f"{prompts_dir / name} line {error.lineno}: {error.message}") from error
 
 
 @cache

@@ -44,15 +44,36 @@ class Settings(BaseSettings):
     retrieve_candidates: int = Field(40, ge=5, le=500, description="Hits taken from each retriever.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the embedding ranking in fusion.")
-    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    secondary_paths: list[str] = Field(
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25F ranking in fusion.")
+    symbol_weight: float = Field(
+        1.0, ge=0, description="Weight of the ranking of chunks that define a name in the question.")
+    field_weights: dict[str, float] = Field(
+        default_factory=lambda: {"body": 1.0, "path": 0.0, "symbol": 0.0, "heading": 0.0},
+        description="BM25F: weight of a match in a chunk's body (which holds its location too) and, "
+                    "on top, in its path, symbol and heading path (off by default: docs/quality.md).")
+    intent_docs_bias: dict[str, float] = Field(
+        default_factory=lambda: {"usage": 1.5, "locate": 0.7, "behaviour": 1.0, "explain": 1.0,
+                                 "other": 1.2},
+        description="Docs chunks' scores are multiplied by this, per question intent (code: 1).")
+    test_paths: list[str] = Field(
         default_factory=lambda: ["test/", "tests/", "testing/", "__tests__/", "spec/", "test_*.*",
-                                 "*_test.*", "*.test.*", "*_spec.*", "CHANGELOG*", "CHANGES*",
-                                 "HISTORY*", "NEWS*", "RELEASE*NOTES*"],
-        description="Gitignore globs of files that rarely answer a question (tests, changelogs).")
+                                 "*_test.*", "*.test.*", "*_spec.*", "conftest.py"],
+        description="Gitignore globs of a project's own tests: ranked lower unless asked about.")
+    changelog_paths: list[str] = Field(
+        default_factory=lambda: ["CHANGELOG*", "CHANGES*", "HISTORY*", "NEWS*", "RELEASE*NOTES*",
+                                 "release-notes*", "changelog*", "changes.*", "history.*"],
+        description="Gitignore globs of changelogs and release notes: ranked lower unless asked about.")
     secondary_weight: float = Field(
-        0.5, ge=0, le=1, description="Their fused score is multiplied by this, unless the question "
-                                     "is about tests or changes.")
+        0.5, ge=0, le=1, description="Tests' and changelogs' fused scores are multiplied by this.")
+    file_evidence: float = Field(
+        0.1, ge=0, description="A chunk's score gains this share of its file's next two best chunks'.")
+    max_sources_per_file: int = Field(
+        2, ge=0, description="At most this many sources from one file while others have candidates "
+                             "(0: no limit).")
+    reranker: str = Field("none", description="Reorders the top passages: 'none', 'llm' or 'cross-encoder'.")
+    reranker_model: str | None = Field(
+        None, description="cross-encoder: a local folder holding a sentence-transformers CrossEncoder.")
+    reranker_candidates: int = Field(20, ge=2, le=100, description="Passages the reranker reorders.")
     min_confidence: float = Field(
         0.36, ge=0, le=1, description="Below this retrieval confidence the answer is 'Hmm, I'm not sure.'")
 

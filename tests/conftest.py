@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ragqa.settings import Settings
+from tests.fake_llm import FakeLLM
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 GIT_ENV = {
@@ -121,6 +122,28 @@ def repo(tmp_path: Path) -> GitRepo:
     built.write("pyproject.toml", '[project]\nname = "sample"\nversion = "1.0"\n')
     built.commit("initial")
     return built
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeLLM]:
+    """A scripted OpenAI-compatible server on loopback, one per test module."""
+    with FakeLLM() as server:
+        yield server
+
+
+def ingest_sample(root: Path, web_url: str | None = None, files: dict[str, str] | None = None) -> Path:
+    """The sample repository (its code and guide, plus `files`) committed under `root` and
+    ingested offline into `root/storage`, which is returned."""
+    from ragqa.ingest import Ingester, IngestRequest
+
+    repo = GitRepo(root / "sample")
+    repo.write("src/sample/http.py", SAMPLE_PY).write("docs/guide.md", SAMPLE_MD)
+    for path, content in (files or {}).items():
+        repo.write(path, content)
+    repo.commit("initial")
+    settings = Settings(storage_dir=root / "storage", llm="none", _env_file=None)  # type: ignore[call-arg]
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=web_url))
+    return root / "storage"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragqa.answer import Answer, Source
-from ragqa.evaluation import git_line_counter, invalid_links
+from ragqa.evaluation import git_files, invalid_links
 from tests.conftest import GitRepo, run_cli
 from tests.test_cli import assert_one_line_error
 
@@ -73,6 +73,6 @@ def test_invalid_links_are_those_outside_the_sources_or_the_file(repo: GitRepo) 
             f"[outside]({base}/src/sample/http.py#L30-L31) and [other](https://example.com/).")
     answer = Answer(answer=text, answered=True, project="sample", commit=commit, sources=sources,
                     model="extractive")
-    assert invalid_links(answer, git_line_counter(repo.root)) == [
+    assert invalid_links(answer, git_files(repo.root)) == [
         f"{base}/src/sample/http.py#L30-L31", "https://example.com/", f"{base}/docs/guide.md#L900-L910"]
     assert invalid_links(answer, None) == [f"{base}/src/sample/http.py#L30-L31", "https://example.com/"]

@@ -9,12 +9,13 @@ import numpy as np
 from ragqa.index.lexical import LexicalDoc, LexicalIndex, LexicalStore, identifiers, stem, tokenize
 
 DOCS = [
-    LexicalDoc("a", "src/http.py · connect_timeout",
-               "def connect_timeout(seconds):\n    return (seconds, None)"),
-    LexicalDoc("b", "src/http.py · retry_with_backoff", "def retry_with_backoff(call):\n    sleep(backoff)"),
-    LexicalDoc("c", "docs/guide.md · Guide > Retries", "Retries double the backoff after each attempt."),
-    LexicalDoc("d", "src/session.py · Session.getAdapter",
-               "class Session:\n    def getAdapter(self, url): ..."),
+    LexicalDoc("a", "def connect_timeout(seconds):\n    return (seconds, None)", "src/http.py",
+               "connect_timeout"),
+    LexicalDoc("b", "def retry_with_backoff(call):\n    sleep(backoff)", "src/http.py", "retry_with_backoff"),
+    LexicalDoc("c", "Retries double the backoff after each attempt.", "docs/guide.md",
+               heading="Guide > Retries"),
+    LexicalDoc("d", "class Session:\n    def getAdapter(self, url): ...", "src/session.py",
+               "Session.getAdapter"),
 ]
 
 
@@ -24,6 +25,7 @@ def test_identifiers_are_kept_whole_and_split_into_words() -> None:
     assert {"requests.session", "request", "session"} <= set(tokens)
     assert {"getadapter", "adapter", "httpadapter", "http"} <= set(tokens)
     assert "the" not in tokenize("the timeout") and stem("retries") == stem("retry")
+    assert "http2" in tokenize("Does it speak HTTP/2?") and "http2" not in tokenize("a/2 HTTP 2")
 
 
 def test_code_names_in_a_question_are_found() -> None:
@@ -41,7 +43,8 @@ def test_bm25_ranks_the_matching_chunk_first() -> None:
 
 def test_an_incremental_update_equals_a_fresh_build(tmp_path: Path) -> None:
     before = LexicalIndex.build(DOCS)
-    changed = LexicalDoc("e", "docs/guide.md · Guide > Timeouts", "A connect timeout bounds connecting.")
+    changed = LexicalDoc("e", "A connect timeout bounds connecting.", "docs/guide.md",
+                         heading="Guide > Timeouts")
     after = LexicalIndex.build([changed], base=before, keep={"a", "b", "d"})
     fresh = LexicalIndex.build([DOCS[0], DOCS[1], DOCS[3], changed])
     assert sorted(after.ids) == sorted(fresh.ids) == ["a", "b", "d", "e"]
@@ -72,3 +75,16 @@ def test_the_store_saves_per_manifest_and_prunes(tmp_path: Path) -> None:
         store.path("coll", {"a", "c"}).name]
     store.drop("coll")
     assert not (tmp_path / "lexical" / "coll").exists()
+
+
+def test_field_weights_lift_matches_in_paths_headings_and_symbols() -> None:
+    docs = [LexicalDoc("body", "A timeout can be set for the connect phase or the read phase. " * 3,
+                       "docs/usage.md", heading="Usage > Requests"),
+            LexicalDoc("field", "Set it once for every request you send to the server. " * 4,
+                       "docs/timeouts.md", heading="Timeouts > Fine tuning")]
+    index = LexicalIndex.build(docs)
+    plain = dict(zip(index.ids, index.scores("timeout", {"body": 1.0}), strict=True))
+    fielded = dict(zip(index.ids, index.scores("timeout", {"body": 1.0, "path": 2.0, "heading": 2.0}),
+                       strict=True))
+    assert plain["body"] > plain["field"] and fielded["field"] > fielded["body"]
+    assert index.document_frequency("timeout") == 2 and index.document_frequency("kafka") == 0

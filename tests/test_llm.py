@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ragqa.answer import Answerer
-from ragqa.ingest import Ingester, IngestRequest
 from ragqa.settings import Settings
-from tests.conftest import SAMPLE_MD, SAMPLE_PY, GitRepo
+from tests.conftest import ingest_sample
 from tests.fake_llm import FakeLLM, Reply
 
 WEB = "https://github.com/acme/sample"
@@ -18,19 +16,8 @@ QUESTION = "How do I set a connect-only timeout?"
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("llm")
-    repo = GitRepo(root / "sample")
-    repo.write("src/sample/http.py", SAMPLE_PY).write("docs/guide.md", SAMPLE_MD).commit("initial")
-    settings = Settings(storage_dir=root / "storage", llm="none", _env_file=None)  # type: ignore[call-arg]
-    Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
-    return root / "storage"
+    return ingest_sample(tmp_path_factory.mktemp("llm"), WEB)
 
 
 def answerer(storage: Path, fake: FakeLLM, **changes: object) -> Answerer:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from ragqa.answer import extractive
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
-from ragqa.errors import ProjectNotFoundError, RagqaError
+from ragqa.errors import ConfigError, ProjectNotFoundError, RagqaError
 from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
@@ -33,8 +33,11 @@ from ragqa.index import (
 from ragqa.index.chroma import get_or_create_collection, store_errors
 from ragqa.index.lexical import tokenize
 from ragqa.links import permalink
-from ragqa.prompting import ContextSource, count_tokens, pack
-from ragqa.retrieve import Filters, Passage, ProjectIndex, Retrieval, Retriever
+from ragqa.markdown import plain_text
+from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
+from ragqa.query import Intent, Query
+from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
+from ragqa.retrieve.rerank import CrossEncoderReranker, LLMReranker
 from ragqa.settings import Settings
 
 EXTRACTIVE = "extractive"
@@ -105,7 +108,7 @@ class Answerer:
         self.registry = Registry(self.client)
         self.lexical = LexicalStore(settings.lexical_dir)
         self.llm = get_llm(settings) if llm == "settings" else llm
-        self.retriever = Retriever(settings, get_embedder(settings))
+        self.retriever = Retriever(settings, get_embedder(settings), get_reranker(settings, self.llm))
         self._projects: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
@@ -124,10 +127,10 @@ class Answerer:
         started = time.perf_counter()
         question = _check_question(question, self.settings.max_question_chars)
         index = self.project(project)
-        retrieval = self.retriever.retrieve(index, _search_text(question, history),
-                                            top_k or self.settings.top_k, filters)
+        query = Query.parse(_search_text(question, history))
+        retrieval = self.retriever.retrieve(index, query, top_k or self.settings.top_k, filters)
         retrieved = time.perf_counter()
-        run = _Run(self, index, question, retrieval, history)
+        run = _Run(self, index, question, query, retrieval, history)
         yield from run.events()
         assert run.answer is not None
         run.answer.timings_ms = {
@@ -205,20 +208,23 @@ class _Cached:
 class _Run:
     """The answering of one question after retrieval: model or extractive, then link checks."""
 
-    def __init__(self, answerer: Answerer, index: ProjectIndex, question: str,
+    def __init__(self, answerer: Answerer, index: ProjectIndex, question: str, query: Query,
                  retrieval: Retrieval, history: Sequence[Turn]) -> None:
         self.settings = answerer.settings
         self.llm = answerer.llm
         self.index = index
         self.record = index.record
         self.question = question
+        self.query = query
         self.retrieval = retrieval
         self.history = history
         self.answer: Answer | None = None
 
     def events(self) -> Iterator[AnswerEvent]:
         passages = self.retrieval.passages
-        if not passages or self.retrieval.confidence < self.settings.min_confidence:
+        if self.retrieval.confidence.vague:
+            yield from self._ask_for_more(passages)
+        elif not passages or self.retrieval.confidence.value < self.settings.min_confidence:
             yield from self._abstain(passages)
         elif self.llm is None:
             yield from self._extractive(passages, note="")
@@ -232,11 +238,25 @@ class _Run:
         yield AnswerEvent("delta", text=ABSTAIN)
         self.answer = self._answer(ABSTAIN, False, sources, [], model, usage)
 
+    def _ask_for_more(self, passages: list[Passage]) -> Iterator[AnswerEvent]:
+        """A question too vague to search for ("help"): say what the project can be asked about."""
+        sources = self._sources(passages)
+        yield AnswerEvent("sources", sources=sources)
+        text = vague_reply(self.record.name, self.index.topics())
+        yield AnswerEvent("delta", text=text)
+        self.answer = self._answer(text, False, sources, [], EXTRACTIVE, None)
+
     def _extractive(self, passages: list[Passage], note: str) -> Iterator[AnswerEvent]:
         sources = self._sources(passages)
         yield AnswerEvent("sources", sources=sources)
-        excerpts = [self._excerpt(passage) for passage in passages[: extractive.QUOTED_SOURCES]]
-        body = extractive.render(self.record.name, excerpts, self._excerpt_link)
+        definitions = self._definitions()
+        excerpts = [extractive.excerpt(passage, self.query, self.index.lexical.term_idf,
+                                       [line for path, line, _ in definitions if path == passage.path])
+                    for passage in passages[: extractive.QUOTED_SOURCES]]
+        first = excerpts[0]
+        defined = [name for path, line, name in definitions
+                   if path == first.path and first.start_line <= line <= first.end_line]
+        body = extractive.render(self.record.name, self.query, excerpts, self._excerpt_link, defined)
         guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
         text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
         yield AnswerEvent("delta", text=text)
@@ -313,13 +333,44 @@ class _Run:
                              self._link(passage.path, passage.start_line, passage.end_line),
                              passage.language, _title(passage), passage.text)
 
-    def _excerpt(self, passage: Passage) -> extractive.Excerpt:
-        start, end, text = extractive.best_lines(passage.text, passage.start_line, self.question,
-                                                 self.index.lexical.term_idf)
-        return extractive.Excerpt(passage.path, start, end, text, passage.language, _title(passage))
+    def _definitions(self) -> list[tuple[str, int, str]]:
+        """(path, line, name) of the definitions of names the question mentions, unless it asks
+        how to use something (its answer is in the docs, not at the definition)."""
+        if self.query.intent is Intent.USAGE:
+            return []
+        found: list[tuple[str, int, str]] = []
+        lookups = [(name, False) for name in self.query.names] + \
+            [(word, True) for word in self.query.capitalised]
+        for name, classes_only in lookups:
+            found.extend((symbol.path, symbol.start_line, symbol.name)
+                         for symbol in self.index.symbols.find(name, classes_only)[:3])
+        return found
 
     def _excerpt_link(self, excerpt: extractive.Excerpt) -> str:
         return self._link(excerpt.path, excerpt.start_line, excerpt.end_line)
+
+
+def get_reranker(settings: Settings, llm: LLM | None) -> Reranker | None:
+    """The reranker `settings` select (see `ragqa.retrieve.rerank`), or None for the fused order."""
+    choice = settings.reranker
+    if choice == "none":
+        return None
+    if choice == "llm":
+        if llm is None:
+            raise ConfigError("RAGQA_RERANKER=llm needs a model: set RAGQA_LLM_BASE_URL or OPENAI_API_KEY")
+        model = llm
+
+        def complete(prompt: str) -> str:
+            return "".join(model.stream(prompt, Usage()))
+
+        return LLMReranker(complete, lambda question, items: render_rerank(
+            settings.prompts_dir, question, items))
+    if choice == "cross-encoder":
+        if not settings.reranker_model:
+            raise ConfigError("RAGQA_RERANKER=cross-encoder needs RAGQA_RERANKER_MODEL, a local folder "
+                              "holding a cross-encoder (none ships inside a package on the registry)")
+        return CrossEncoderReranker(settings.reranker_model)
+    raise ConfigError(f"unknown reranker {choice!r} (choose none, llm or cross-encoder)")
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> Answer:
@@ -335,8 +386,16 @@ def _labelled(passages: list[Passage]) -> list[tuple[str, Passage]]:
 
 
 def _title(passage: Passage) -> str:
-    """The symbol of a code passage, or the innermost heading of a docs one."""
-    return passage.symbol or passage.heading.rsplit(" > ", 1)[-1]
+    """The symbol of a code passage, or the innermost heading of a docs one, as safe Markdown."""
+    return extractive.title_of(passage.symbol, passage.heading)
+
+
+def vague_reply(project: str, topics: Sequence[str]) -> str:
+    """What a question too vague to search for gets: what the project can be asked about."""
+    about = ", ".join(plain_text(topic) for topic in topics[:6])
+    examples = f" — for example: {about}" if about else ""
+    return (f"{ABSTAIN} Could you ask about something specific in **{plain_text(project)}**{examples}? "
+            "A question that names a feature, an error or a function works best.")
 
 
 def _may_be_abstention(text: str) -> bool:

@@ -1,14 +1,38 @@
-"""The offline answer: the most relevant lines of the best sources, quoted under links to them."""
+"""The offline answer: a lead that names the passage that answers, then the key lines of the best
+sources quoted exactly under links to them.
+
+Which lines to quote: each line scores by the (rarity-weighted) question terms it holds; a
+line that defines a name the question asks about, and the lines of a code example in a docs
+page, count extra. The best window of `EXCERPT_LINES` is then widened or shifted so that it
+does not cut an example in half and starts at the heading or definition just above it.
+
+Everything here that comes from the repository — paths, headings, symbols — is shown as plain
+text or code, never as Markdown that could make a link; quotes are fenced with a fence longer
+than any inside them, so they render as the file's lines, byte for byte.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragqa.index.lexical import tokenize
+from ragqa.markdown import fence_for, inline_code, line_kinds, plain_text
+from ragqa.query import Intent, Query
+from ragqa.retrieve import Passage
 
 EXCERPT_LINES = 12
+MAX_EXCERPT_LINES = 24  # a window grows to this to keep a code example whole
 QUOTED_SOURCES = 3
+DEFINITION_BONUS = 3.0  # × the best term score: the defining line of a named symbol
+HIT_SHARE = 0.3  # a line scoring less than this share of the best one is context, not a match
+EXAMPLE_FACTOR = 1.5  # terms in a docs page's code example count this much more
+_RST_LITERAL = re.compile(r"::\s*$|^\s*\.\. (code-block|code|sourcecode|doctest)::")
+_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s|^[=\-~^\"'`#*+]{3,}\s*$")
+_DEFINITION_LINE = re.compile(r"^\s*(@|async\s+def\b|def\b|class\b|func\b|fn\b|pub\b|function\b|"
+                              r"export\b|public\b|private\b|protected\b|static\b|interface\b|type\b|"
+                              r"struct\b|enum\b|impl\b|trait\b|module\b|const\b|let\b|var\b)")
 
 
 @dataclass(frozen=True)
@@ -20,44 +44,173 @@ class Excerpt:
     end_line: int
     text: str
     language: str
-    title: str
+    title: str  # safe Markdown: the symbol (as code) or heading (as text) of the quoted part
 
 
-def best_lines(text: str, start_line: int, question: str, weight: Callable[[str], float],
-               size: int = EXCERPT_LINES) -> tuple[int, int, str]:
-    """The window of at most `size` lines that holds the most (rarity-weighted) question terms.
+def excerpt(passage: Passage, query: Query, weight: Callable[[str], float],
+            definitions: Sequence[int] = ()) -> Excerpt:
+    """The lines of `passage` that best answer `query`; `definitions` are the (file) line numbers
+    where names the question mentions are defined."""
+    start, end = best_lines(passage, query, weight, definitions)
+    part = passage.part_at(start, end)
+    title = title_of(part.symbol, part.heading) if part else ""
+    return Excerpt(passage.path, start, end, passage.lines(start, end), passage.language, title)
 
-    Returns 1-based inclusive line numbers and the window's text, blank edges trimmed.
-    """
-    lines = text.split("\n")
-    terms = set(tokenize(question))
-    line_scores = [sum(weight(term) for term in terms & set(tokenize(line))) for line in lines]
-    best = 0
-    if len(lines) > size:
-        window = sum(line_scores[:size])
-        best_score = window
-        for first in range(1, len(lines) - size + 1):
-            window += line_scores[first + size - 1] - line_scores[first - 1]
-            if window > best_score:
-                best, best_score = first, window
-    last = min(len(lines), best + size) - 1
-    while best < last and not lines[best].strip():
-        best += 1
-    while last > best and not lines[last].strip():
+
+def title_of(symbol: str, heading: str) -> str:
+    """A source's title as safe Markdown: its symbol as code, else its innermost heading as text."""
+    if symbol:
+        return inline_code(symbol)
+    return plain_text(heading.rsplit(" > ", 1)[-1])
+
+
+def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
+               definitions: Sequence[int] = (), size: int = EXCERPT_LINES) -> tuple[int, int]:
+    """The file lines (1-based, inclusive) of the window to quote from `passage`."""
+    lines = passage.text.split("\n")
+    blocks = example_blocks(lines, passage.language) if passage.kind != "code" else []
+    scores = _line_scores(lines, query, weight, blocks,
+                          [line - passage.start_line for line in definitions])
+    first, last = _tighten(lines, scores, _best_window(scores, size), size, passage.kind)
+    first, last = _keep_examples_whole(first, last, blocks)
+    while first < last and not lines[first].strip():
+        first += 1
+    while last > first and not lines[last].strip():
         last -= 1
-    return start_line + best, start_line + last, "\n".join(lines[best:last + 1])
+    return passage.start_line + first, passage.start_line + last
 
 
-def render(project: str, excerpts: Sequence[Excerpt], link: Callable[[Excerpt], str]) -> str:
-    """Markdown: a one-line lead, then each excerpt under a link to exactly its lines."""
-    lead = excerpts[0]
-    where = f"`{lead.title}` in `{lead.path}`" if lead.title else f"`{lead.path}`"
-    parts = [f"The closest match in **{project}** is {where}; "
-             "here are the most relevant lines from the code and docs."]
-    for excerpt in excerpts:
-        title = f" — {excerpt.title}" if excerpt.title else ""
-        fence = "````" if "```" in excerpt.text else "```"
-        parts.append(
-            f"**[{excerpt.path}#L{excerpt.start_line}-L{excerpt.end_line}]({link(excerpt)})**{title}\n\n"
-            f"{fence}{excerpt.language}\n{excerpt.text}\n{fence}")
+def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
+                 blocks: list[tuple[int, int]], definitions: list[int]) -> list[float]:
+    terms = set(query.terms)
+    scores = [sum(weight(term) for term in terms & set(tokenize(line))) for line in lines]
+    in_example = {row for start, end in blocks for row in range(start, end + 1)}
+    scores = [score * EXAMPLE_FACTOR if row in in_example else score for row, score in enumerate(scores)]
+    top = max(scores, default=0.0) or 1.0
+    for row in definitions:
+        if 0 <= row < len(scores):
+            scores[row] += DEFINITION_BONUS * top
+    return scores
+
+
+def _best_window(scores: list[float], size: int) -> int:
+    """The first row of the `size`-line window with the highest total (the earliest on ties)."""
+    if len(scores) <= size:
+        return 0
+    window = best_score = sum(scores[:size])
+    best = 0
+    for first in range(1, len(scores) - size + 1):
+        window += scores[first + size - 1] - scores[first - 1]
+        if window > best_score + 1e-9:
+            best, best_score = first, window
+    return best
+
+
+def _tighten(lines: list[str], scores: list[float], first: int, size: int, kind: str) -> tuple[int, int]:
+    """Start the window at its first matching line (or the heading or definition just above
+    it), then fill it to `size` lines with what follows, up to the next section."""
+    window = range(first, min(len(lines), first + size))
+    strongest = max(scores[row] for row in window)
+    hits = [row for row in window if scores[row] > 0 and scores[row] >= HIT_SHARE * strongest]
+    if not hits:
+        return first, window[-1]
+    first = _start_at_boundary(lines, hits[0], kind)
+    last = max(hits[-1], first)
+    while last + 1 < len(lines) and last - first + 1 < size and \
+            not (kind != "code" and last + 1 > hits[-1] and _starts_section(lines, last + 1)):
+        last += 1
+    return first, last
+
+
+def _starts_section(lines: list[str], row: int) -> bool:
+    """Whether `row` is a Markdown heading or the title line of a reST one."""
+    if re.match(r"^\s{0,3}#{1,6}\s", lines[row]):
+        return True
+    return row + 1 < len(lines) and bool(lines[row].strip()) and \
+        bool(re.match(r"^[=\-~^\"'`#*+]{3,}\s*$", lines[row + 1]))
+
+
+def _keep_examples_whole(first: int, last: int, blocks: list[tuple[int, int]]) -> tuple[int, int]:
+    """Widen the window over a code example it cuts, while the whole stays within
+    `MAX_EXCERPT_LINES`; an example too long for that is quoted from its start."""
+    for start, end in blocks:
+        if end < first or start > last or (start >= first and end <= last):
+            continue
+        wide_first, wide_last = min(first, start), max(last, end)
+        if wide_last - wide_first + 1 <= MAX_EXCERPT_LINES:
+            first, last = wide_first, wide_last
+        elif start < first:
+            last, first = start + (last - first), start
+    return first, last
+
+
+def _start_at_boundary(lines: list[str], first: int, kind: str) -> int:
+    """Move the start up to a heading or a definition at most three lines above it."""
+    pattern = _DEFINITION_LINE if kind == "code" else _HEADING_LINE
+    for row in range(first, max(-1, first - 4), -1):
+        if pattern.match(lines[row]):
+            heading_title = kind != "code" and row > 0 and re.match(r"^[=\-~^\"'`#*+]{3,}\s*$", lines[row])
+            return row - 1 if heading_title else row
+    return first
+
+
+def example_blocks(lines: list[str], language: str) -> list[tuple[int, int]]:
+    """Rows (0-based, inclusive) of the code examples in a docs text: fenced and indented blocks
+    in Markdown; literal blocks after `::` and code directives in reST; `>>>` sessions."""
+    blocks: list[tuple[int, int]] = []
+    if language == "markdown":
+        kinds = line_kinds("\n".join(lines))
+        row = 0
+        while row < len(lines):
+            if kinds[row] != "text":
+                start = row
+                while row + 1 < len(lines) and kinds[row + 1] != "text":
+                    row += 1
+                blocks.append((start, row))
+            row += 1
+        return blocks
+    row = 0
+    while row < len(lines):
+        if _RST_LITERAL.search(lines[row]) or lines[row].lstrip().startswith(">>>"):
+            start = row
+            row += 1
+            while row < len(lines) and (not lines[row].strip() or lines[row][:1].isspace()
+                                        or lines[row].lstrip().startswith((">>>", "..."))):
+                row += 1
+            end = row - 1
+            while end > start and not lines[end].strip():
+                end -= 1
+            blocks.append((start, end))
+            continue
+        row += 1
+    return blocks
+
+
+def render(project: str, query: Query, excerpts: Sequence[Excerpt], link: Callable[[Excerpt], str],
+           definition_names: Sequence[str] = ()) -> str:
+    """Markdown: a lead naming the passage that answers, then each excerpt under a link to
+    exactly its lines."""
+    parts = [lead(project, query, excerpts[0], definition_names)]
+    for quoted in excerpts:
+        title = f" — {quoted.title}" if quoted.title else ""
+        fence = fence_for(quoted.text)
+        label = plain_text(f"{quoted.path}#L{quoted.start_line}-L{quoted.end_line}")
+        parts.append(f"**[{label}]({link(quoted)})**{title}\n\n"
+                     f"{fence}{quoted.language}\n{quoted.text}\n{fence}")
     return "\n\n".join(parts) + "\n"
+
+
+def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = ()) -> str:
+    """One sentence that says where the answer is, in the words the question asked for."""
+    where = inline_code(first.path)
+    title = first.title
+    if definition_names:
+        return f"{inline_code(definition_names[0])} is defined in {where}; here it is, with related lines:"
+    title = title if title.startswith("`") else f"**{title}**" if title else ""
+    if query.intent is Intent.USAGE and title:
+        return f"The {title} part of {where} shows how:"
+    if query.intent in (Intent.LOCATE, Intent.BEHAVIOUR) and title:
+        return f"This happens in {title} in {where}:"
+    if title:
+        return f"The closest match in **{plain_text(project)}** is {title} in {where}:"
+    return f"The closest match in **{plain_text(project)}** is {where}:"

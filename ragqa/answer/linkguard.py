@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ragqa.markdown import FENCE, walk
+from ragqa.markdown import FENCE, LineKind, code_spans, line_kinds, walk
 
 _MD_LINK = r"(?P<image>!?)\[(?P<text>[^\]\n]*)\]\((?P<target><[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)"
 _AUTOLINK = r"<(?P<auto>(?:https?|ftp)://[^>\s]+)>"
@@ -31,6 +31,7 @@ _REFERENCES = re.compile(
 # Complete constructs, or a lone character that may open one (where a partial line must stop).
 _OPENERS = re.compile("|".join((r"`+[^`\n]*`+", _MD_LINK, _AUTOLINK, r"\[[^\]\n]*\](?!\()", r"[\[`<]")))
 _MIN_PARTIAL = 40  # shorter unfinished lines wait: they may still become a heading or a fence
+_REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*(?P<url><[^>\n]*>|\S+)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 ABSTAIN = "Hmm, I'm not sure."
 
@@ -59,7 +60,7 @@ class LinkGuard:
     removed: list[str] = field(default_factory=list)
     cited: list[str] = field(default_factory=list)
     _pending: str = ""
-    _in_fence: str = ""
+    _lines: list[str] = field(default_factory=list)  # complete lines seen, as received
     _held: list[str] = field(default_factory=list)
     _done: int = 0  # characters of the unfinished line already passed on
 
@@ -67,49 +68,60 @@ class LinkGuard:
         """Checked text for what has arrived, up to the last point no link can still span."""
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
+        kinds = self._kinds(lines)
         out: list[str] = []
-        for line in lines:
+        for line, kind in zip(lines, kinds, strict=True):
             done, self._done = self._done, 0
             if done:
-                out.append(self._continue(line[done:]) + "\n")
-            elif not self._hold(line):
-                out.append(self._line(line) + "\n")
+                out.append(self._checked(line[done:], kind) + "\n")
+            elif not self._hold(line, kind):
+                out.append(self._line(line, kind) + "\n")
         out.append(self._partial())
         return "".join(out)
 
+    def _kinds(self, lines: list[str]) -> list[LineKind]:
+        """The kinds of newly completed lines, read with all lines before them (one parse)."""
+        if not lines:
+            return []
+        self._lines.extend(lines)
+        return line_kinds("\n".join(self._lines))[-len(lines):]
+
     def _partial(self) -> str:
-        """The safe front of an unfinished line: long enough not to be a heading or a fence, and
-        cut at a space outside any link, label or code span that might still be open."""
+        """The safe front of an unfinished line: long enough not to be a heading, a fence or an
+        indented code line, and cut at a space outside any link, label or code span that might
+        still be open."""
         line = self._pending
-        if self._held or len(line) < _MIN_PARTIAL or FENCE.match(line) or _REFERENCES.match(line):
+        if (self._held or len(line) < _MIN_PARTIAL or FENCE.match(line) or _REFERENCES.match(line)
+                or line.startswith(("    ", "\t")) or _REFERENCE_DEFINITION.match(line)):
             return ""
+        kind = line_kinds("\n".join([*self._lines, line]))[-1]
         cut = max(line.rfind(" "), line.rfind("\t"))
-        if not self._in_fence:
+        if kind == "text":
             for token in _OPENERS.finditer(line, self._done, max(cut, self._done)):
                 if len(token.group()) == 1:
                     cut = token.start()
                     break
         if cut <= self._done:
             return ""
-        piece, self._done = self._continue(line[self._done:cut]), cut
+        piece, self._done = self._checked(line[self._done:cut], kind), cut
         return piece
-
-    def _continue(self, text: str) -> str:
-        return text if self._in_fence else self._check(text)
 
     def finish(self) -> str:
         """The rest of the answer, then the server's list of references."""
         done, self._done = self._done, 0
-        if done:
-            tail = self._continue(self._pending[done:])
-        else:
-            tail = self._line(self._pending) if self._pending and not self._hold(self._pending) else ""
+        tail = ""
+        if self._pending:
+            kind = self._kinds([self._pending])[0]
+            if done:
+                tail = self._checked(self._pending[done:], kind)
+            elif not self._hold(self._pending, kind):
+                tail = self._line(self._pending, kind)
         self._pending = ""
         if self._held and not all(_is_reference_line(line) for line in self._held[1:]):
-            tail += "\n".join(self._line(line) for line in self._held)  # prose, not a list
+            tail += "\n".join(self._line(line, "text") for line in self._held)  # prose, not a list
         else:
             for line in self._held:  # a list of the model's own: note what it cited, then drop it
-                self._line(line)
+                self._line(line, "text")
         self._held = []
         references = self.references()
         if not references:
@@ -131,34 +143,32 @@ class LinkGuard:
             for target in self.used())
         return f"**References**\n{items}\n"
 
-    def _hold(self, line: str) -> bool:
+    def _hold(self, line: str, kind: LineKind) -> bool:
         """From a 'References' heading on, lines wait for `finish` to decide what they are."""
-        if self._held or (not self._in_fence and _REFERENCES.match(line)):
+        if self._held or (kind == "text" and _REFERENCES.match(line)):
             self._held.append(line)
             return True
         return False
 
-    def _line(self, line: str) -> str:
-        fence = FENCE.match(line)
-        if fence:
-            marker = fence.group(1)[0] * 3
-            if not self._in_fence:
-                self._in_fence = marker
-            elif marker == self._in_fence:
-                self._in_fence = ""
-            checked = line
-        elif self._in_fence:
-            checked = line
-        else:
-            checked = self._check(line)
-        return checked
+    def _line(self, line: str, kind: LineKind) -> str:
+        if kind == "text" and _REFERENCE_DEFINITION.match(line):
+            return self._definition(line)
+        return self._checked(line, kind)
 
-    def _check(self, text: str) -> str:
-        """Check the links in text outside a fence; inline code is left as it is."""
-        parts = re.split(r"(`+[^`\n]*`+)", text)
-        return "".join(part if index % 2 else _PATTERN.sub(self._replace, part)
-                       for index, part in enumerate(parts))
+    def _checked(self, text: str, kind: LineKind) -> str:
+        """Code is passed on as it is; links in text are checked, inline code left alone."""
+        if kind != "text":
+            return text
+        return "".join(part if is_code else _PATTERN.sub(self._replace, part)
+                       for part, is_code in code_spans(text))
 
+    def _definition(self, line: str) -> str:
+        """A link reference definition (`[x]: url`) makes `[x]` a link: kept only if allowed."""
+        url = _REFERENCE_DEFINITION.match(line).group("url").strip("<>")  # type: ignore[union-attr]
+        if self._allowed(url):
+            return line
+        self.removed.append(url)
+        return ""
     def _replace(self, match: re.Match[str]) -> str:
         if match.group("labels"):
             return self._labels(match.group("labels"))
@@ -225,8 +235,12 @@ def find_links(markdown: str) -> list[str]:
     for line, kind in walk(markdown):
         if kind != "text":
             continue
-        for index, part in enumerate(re.split(r"(`+[^`\n]*`+)", line)):
-            if index % 2:
+        definition = _REFERENCE_DEFINITION.match(line)
+        if definition:
+            links.append(definition.group("url").strip("<>"))
+            continue
+        for part, is_code in code_spans(line):
+            if is_code:
                 continue
             for match in _PATTERN.finditer(part):
                 if match.group("target") is not None:

@@ -7,38 +7,61 @@ lines. Line spans always come from line positions, never from searching for text
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ragqa.chunking.base import Chunk, Limits, Span, split_lines, trim, windows
-from ragqa.chunking.code import code_spans, has_parser
+from ragqa.chunking.code import Definition, code_spans, definitions, has_parser, parse
 from ragqa.chunking.docs import section_spans
 from ragqa.chunking.languages import detect
 
-__all__ = ["Chunk", "Limits", "chunk_file", "detect", "split_lines"]
+__all__ = ["Chunk", "ChunkedFile", "Definition", "Limits", "chunk_file", "detect", "read_file",
+           "split_lines"]
+
+
+@dataclass(frozen=True)
+class ChunkedFile:
+    """A file's chunks and, for code, the definitions it makes (its part of the symbol table)."""
+
+    chunks: list[Chunk]
+    definitions: list[Definition]
 
 
 def chunk_file(path: str, text: str, limits: Limits | None = None) -> list[Chunk]:
     """Cut `text` (the decoded content of `path`) into chunks within `limits`."""
+    return read_file(path, text, limits).chunks
+
+
+def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile:
+    """Chunk `text` (the decoded content of `path`) and list the definitions it makes."""
     limits = limits or Limits()
     lines = split_lines(text)
     language, kind = detect(path)
+    found: list[Definition] = []
     if kind == "code" and has_parser(language):
-        spans = code_spans(text.encode("utf-8"), lines, language, limits)
+        tree = parse(text.encode("utf-8"), language)
+        spans = code_spans(tree, lines, limits)
+        found = definitions(tree)
     elif kind == "docs" and language in {"markdown", "rst"}:
         spans = section_spans(lines, language, limits)
     else:
         spans = [Span(start, end) for start, end in windows(lines, 0, len(lines) - 1, limits)]
-    chunks = []
-    for span in spans:
-        trimmed = trim(lines, span)
-        if trimmed is None:
-            continue
-        chunks.append(Chunk(
-            path=path,
-            start_line=trimmed.start + 1,
-            end_line=trimmed.end + 1,
-            text="\n".join(lines[trimmed.start:trimmed.end + 1]),
-            language=language,
-            kind=kind,
-            symbol=trimmed.symbol,
-            heading=trimmed.heading,
-        ))
-    return chunks
+    trimmed = [span for span in (trim(lines, span) for span in spans) if span is not None]
+    chunks = [Chunk(path=path, start_line=span.start + 1, end_line=end + 1,
+                    text="\n".join(lines[span.start:end + 1]), language=language, kind=kind,
+                    symbol=span.symbol, heading=span.heading)
+              for span, end in zip(trimmed, _ends(lines, trimmed), strict=True)]
+    return ChunkedFile(chunks, found)
+
+
+def _ends(lines: list[str], spans: list[Span]) -> list[int]:
+    """Where each chunk ends: its last line with content, or — when whitespace-only lines that
+    are not empty follow before the next chunk — the last of those, so that the lines between
+    two chunks are always empty and merged neighbours quote the file exactly."""
+    ends = []
+    for index, span in enumerate(spans):
+        end = span.end
+        if index + 1 < len(spans):
+            gap = range(span.end + 1, spans[index + 1].start)
+            end = max((row for row in gap if lines[row]), default=span.end)
+        ends.append(end)
+    return ends

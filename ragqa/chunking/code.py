@@ -17,6 +17,18 @@ _NAME_TYPES = {"identifier", "type_identifier", "field_identifier", "constant", 
                "property_identifier", "simple_identifier"}
 _COMMENT_TYPES = {"comment", "line_comment", "block_comment"}
 _MIN_OWN_CHUNK_LINES = 6  # a definition at least this long gets a chunk of its own
+_KIND_WORDS = ("class", "struct", "enum", "interface", "trait", "impl", "module", "type")
+_MAX_DEPTH = 40
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A named definition in a code file: `Session.request` (method) at lines 120–150."""
+
+    name: str
+    kind: str
+    start_line: int  # 1-based, inclusive; decorators included
+    end_line: int
 
 
 @dataclass(frozen=True)
@@ -43,11 +55,77 @@ def has_parser(language: str) -> bool:
     return _parser(language) is not None
 
 
-def code_spans(source: bytes, lines: list[str], language: str, limits: Limits) -> list[Span]:
+def parse(source: bytes, language: str) -> Any:
+    """The syntax tree of `source` (the language must have a parser, see `has_parser`)."""
+    return _parser(language).parse(source)
+
+
+def code_spans(tree: Any, lines: list[str], limits: Limits) -> list[Span]:
     """Spans covering the file's code, each within `limits` wherever syntax allows it."""
-    tree = _parser(language).parse(source)
     units = list(_units(tree.root_node, lines, limits, scope=()))
     return _group(units, lines, limits)
+
+
+def definitions(tree: Any) -> list[Definition]:
+    """Every class, function, method and module-level or class-level name assignment in the
+    tree, with its qualified name (`Outer.Inner.method`), in file order."""
+    found: list[Definition] = []
+    stack: list[tuple[Any, tuple[str, ...], bool, int]] = [(tree.root_node, (), False, 0)]
+    while stack:
+        node, scope, in_class, depth = stack.pop()
+        for child in reversed(node.named_children):
+            if depth >= _MAX_DEPTH:
+                break
+            definition = _definition(child, scope, in_class)
+            if definition is None:
+                stack.append((child, scope, in_class, depth + 1))
+                continue
+            found.append(definition)
+            if definition.kind != "variable":
+                body = child.child_by_field_name("definition") if child.type == "decorated_definition" \
+                    else child
+                stack.append((body or child, (*scope, definition.name.rsplit(".", 1)[-1]),
+                              definition.kind not in ("function", "method"), depth + 1))
+    return sorted(found, key=lambda item: (item.start_line, item.end_line))
+
+
+def _definition(node: Any, scope: tuple[str, ...], in_class: bool) -> Definition | None:
+    """The definition `node` makes, if it is one."""
+    start, end = _rows(node)
+    if node.type in ("assignment", "expression_statement") and _is_scope_level(node):
+        target = node.child_by_field_name("left")
+        if node.type == "expression_statement" or target is None or target.type != "identifier":
+            return None
+        return Definition(".".join((*scope, _text(target))), "variable", start + 1, end + 1)
+    if not _is_definition(node):
+        return None
+    inner = node
+    if node.type == "decorated_definition":
+        inner = node.child_by_field_name("definition") or node
+    name = _name_of(inner)
+    if not name:
+        return None
+    return Definition(".".join((*scope, name)), _kind(inner.type, in_class), start + 1, end + 1)
+
+
+def _is_scope_level(node: Any) -> bool:
+    """An assignment directly in a module or a class body (not inside a function)."""
+    parent = node.parent
+    if parent is not None and parent.type == "expression_statement":
+        parent = parent.parent
+    if parent is None:
+        return False
+    if parent.type == "module":
+        return True
+    return parent.type == "block" and parent.parent is not None and \
+        parent.parent.type == "class_definition"
+
+
+def _kind(node_type: str, in_class: bool) -> str:
+    word = next((word for word in _KIND_WORDS if word in node_type), None)
+    if word is not None:
+        return word
+    return "method" if in_class else "function"
 
 
 def _units(node: Any, lines: list[str], limits: Limits, scope: tuple[str, ...]) -> Iterator[_Unit]:

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-TOKENIZER_VERSION = "lex-1"
+TOKENIZER_VERSION = "lex-2"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+")
+_VERSIONED = re.compile(r"\b([A-Za-z]{2,})/(\d)\b")
 _WORD_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 STOP_WORDS = frozenset("""
 a about above after again all also am an and any are as at be because been before being below
@@ -65,10 +66,12 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Identifier-aware BM25 tokens of `text` (used for chunks and questions alike)."""
+    """Identifier-aware BM25 tokens of `text` (used for chunks and questions alike); protocol
+    versions such as HTTP/2 also give one joined token (`http2`)."""
     tokens: list[str] = []
     for match in _IDENTIFIER.finditer(text):
         tokens.extend(_identifier_tokens(match.group()))
+    tokens.extend(found.group(1).lower() + found.group(2) for found in _VERSIONED.finditer(text))
     return tokens
 
 
@@ -105,27 +108,89 @@ def identifiers(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+FIELDS = ("body", "path", "symbol", "heading")
+FieldWeights = dict[str, float]
+DEFAULT_FIELD_WEIGHTS: FieldWeights = {"body": 1.0, "path": 1.0, "symbol": 1.0, "heading": 1.0}
+
+
 @dataclass(frozen=True)
 class LexicalDoc:
-    """What BM25 reads of one chunk: its id, its location label and its text."""
+    """What BM25 reads of one chunk: its id, where it lives and its text."""
 
     id: str
-    label: str
     text: str
+    path: str = ""
+    symbol: str = ""
+    heading: str = ""
+
+    def fields(self) -> dict[str, list[str]]:
+        """Tokens per field. The body holds the location too, so that a term's document
+        frequency (its idf) counts every field; the other fields add weight where they match."""
+        label = " ".join(part for part in (self.path, self.symbol, self.heading) if part)
+        return {"body": tokenize(f"{label}\n{self.text}"), "path": tokenize(self.path),
+                "symbol": tokenize(self.symbol), "heading": tokenize(self.heading)}
+
+
+@dataclass
+class _Field:
+    """One field of every row as sparse term counts (CSR), with its postings for queries."""
+
+    indptr: npt.NDArray[np.int64]
+    terms: npt.NDArray[np.int32]
+    counts: npt.NDArray[np.float32]
+
+    def prepare(self, vocabulary_size: int) -> None:
+        rows = len(self.indptr) - 1
+        row_of = np.repeat(np.arange(rows, dtype=np.int32), np.diff(self.indptr))
+        length = np.bincount(row_of, weights=self.counts, minlength=rows)
+        average = float(length.mean()) if rows and length.any() else 1.0
+        self.norm = (1 - B + B * length / max(average, 1e-9)).astype(np.float64)
+        order = np.argsort(self.terms, kind="stable")
+        self.posting_rows = row_of[order]
+        self.posting_counts = self.counts[order].astype(np.float64)
+        self.posting_ptr = np.searchsorted(self.terms[order], np.arange(vocabulary_size + 1))
+
+    def postings(self, column: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+        """Rows holding the term, and its length-normalised count in each."""
+        if column + 1 >= len(self.posting_ptr):
+            return np.zeros(0, np.int32), np.zeros(0, np.float64)
+        start, end = self.posting_ptr[column], self.posting_ptr[column + 1]
+        rows = self.posting_rows[start:end]
+        return rows, self.posting_counts[start:end] / self.norm[rows]
+
+    def row(self, row: int) -> npt.NDArray[np.int32]:
+        return self.terms[self.indptr[row]:self.indptr[row + 1]]
+
+    def rows(self) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
+        bounds = zip(self.indptr[:-1], self.indptr[1:], strict=True)
+        return [(self.terms[start:end], self.counts[start:end]) for start, end in bounds]
+
+    @classmethod
+    def of(cls, rows: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]) -> _Field:
+        lengths = np.array([len(terms) for terms, _ in rows], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        terms = np.concatenate([t for t, _ in rows]) if rows else np.zeros(0, np.int32)
+        counts = np.concatenate([c for _, c in rows]) if rows else np.zeros(0, np.float32)
+        return cls(indptr, terms.astype(np.int32), counts.astype(np.float32))
 
 
 class LexicalIndex:
-    """BM25 over a fixed set of chunks; rows are chunks, stored as sparse term counts."""
+    """BM25F over a fixed set of chunks: rows are chunks, each with a body (location and text)
+    and the fields path, symbol and heading, whose matches can be weighted apart."""
 
-    def __init__(self, ids: Sequence[str], vocabulary: Sequence[str],
-                 indptr: npt.NDArray[np.int64], terms: npt.NDArray[np.int32],
-                 counts: npt.NDArray[np.float32]) -> None:
+    def __init__(self, ids: Sequence[str], vocabulary: Sequence[str], fields: dict[str, _Field]) -> None:
         self.ids = list(ids)
         self.rows = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
         self.vocabulary = list(vocabulary)
         self.term_ids = {term: column for column, term in enumerate(self.vocabulary)}
-        self.indptr, self.terms, self.counts = indptr, terms, counts
-        self._prepare()
+        self.fields = fields
+        for field in fields.values():
+            field.prepare(len(self.vocabulary))
+        body = fields["body"]
+        document_frequency = np.diff(body.posting_ptr).astype(np.float64)
+        rows = len(self.ids)
+        self.idf = np.log(1 + (rows - document_frequency + 0.5) / (document_frequency + 0.5))
+        self.unseen_idf = float(np.log(1 + (rows + 0.5) / 0.5))
 
     @classmethod
     def build(cls, docs: Iterable[LexicalDoc], base: LexicalIndex | None = None,
@@ -133,38 +198,23 @@ class LexicalIndex:
         """An index of `base`'s rows whose ids are in `keep`, plus `docs` (tokenised here)."""
         term_ids = dict(base.term_ids) if base else {}
         ids: list[str] = []
-        rows: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = []
+        rows: dict[str, list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]] = {
+            name: [] for name in FIELDS}
         if base is not None:
+            old_rows = {name: base.fields[name].rows() for name in FIELDS}
             for row, chunk_id in enumerate(base.ids):
                 if keep is None or chunk_id in keep:
                     ids.append(chunk_id)
-                    start, end = base.indptr[row], base.indptr[row + 1]
-                    rows.append((base.terms[start:end], base.counts[start:end]))
+                    for name in FIELDS:
+                        rows[name].append(old_rows[name][row])
         for doc in docs:
-            counted = Counter(tokenize(f"{doc.label}\n{doc.label}\n{doc.text}"))
-            columns = [term_ids.setdefault(term, len(term_ids)) for term in counted]
             ids.append(doc.id)
-            rows.append((np.array(columns, dtype=np.int32),
-                         np.array(list(counted.values()), dtype=np.float32)))
-        lengths = np.array([len(terms) for terms, _ in rows], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        terms = np.concatenate([t for t, _ in rows]) if rows else np.zeros(0, np.int32)
-        counts = np.concatenate([c for _, c in rows]) if rows else np.zeros(0, np.float32)
-        return cls(ids, list(term_ids), indptr, terms.astype(np.int32), counts.astype(np.float32))
-
-    def _prepare(self) -> None:
-        """Derive per-term postings and BM25 statistics from the per-row counts."""
-        rows = len(self.ids)
-        row_of = np.repeat(np.arange(rows, dtype=np.int32), np.diff(self.indptr))
-        self.doc_length = np.bincount(row_of, weights=self.counts, minlength=rows)
-        self.average_length = float(self.doc_length.mean()) if rows else 1.0
-        order = np.argsort(self.terms, kind="stable")
-        self.posting_rows = row_of[order]
-        self.posting_counts = self.counts[order]
-        self.posting_ptr = np.searchsorted(self.terms[order], np.arange(len(self.vocabulary) + 1))
-        document_frequency = np.diff(self.posting_ptr).astype(np.float64)
-        self.idf = np.log(1 + (rows - document_frequency + 0.5) / (document_frequency + 0.5))
-        self.unseen_idf = float(np.log(1 + (rows + 0.5) / 0.5))
+            for name, tokens in doc.fields().items():
+                counted = Counter(tokens)
+                columns = [term_ids.setdefault(term, len(term_ids)) for term in counted]
+                rows[name].append((np.array(columns, dtype=np.int32),
+                                   np.array(list(counted.values()), dtype=np.float32)))
+        return cls(ids, list(term_ids), {name: _Field.of(rows[name]) for name in FIELDS})
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -176,40 +226,58 @@ class LexicalIndex:
 
     def has_term(self, term: str) -> bool:
         column = self.term_ids.get(term)
-        return column is not None and self.posting_ptr[column + 1] > self.posting_ptr[column]
+        return column is not None and self.idf[column] < self.unseen_idf - 1e-9
 
-    def scores(self, query: str) -> npt.NDArray[np.float64]:
-        """The BM25 score of every row for `query` (zero where no query term occurs)."""
+    def document_frequency(self, term: str) -> int:
+        """How many chunks hold `term`."""
+        column = self.term_ids.get(term)
+        if column is None:
+            return 0
+        ptr = self.fields["body"].posting_ptr
+        return int(ptr[column + 1] - ptr[column])
+
+    def scores(self, query: str | Counter[str],
+               weights: FieldWeights | None = None) -> npt.NDArray[np.float64]:
+        """The BM25F score of every row for `query` (text, or its tokens counted); zero where no
+        query term occurs. `weights` weigh a match in each field (body 1 by default)."""
+        terms = Counter(tokenize(query)) if isinstance(query, str) else query
+        weights = weights or DEFAULT_FIELD_WEIGHTS
         scores = np.zeros(len(self.ids), dtype=np.float64)
-        norm = K1 * (1 - B + B * self.doc_length / max(self.average_length, 1e-9))
-        for term, weight in Counter(tokenize(query)).items():
+        for term, count in terms.items():
             column = self.term_ids.get(term)
             if column is None:
                 continue
-            start, end = self.posting_ptr[column], self.posting_ptr[column + 1]
-            rows, tf = self.posting_rows[start:end], self.posting_counts[start:end]
-            scores[rows] += weight * self.idf[column] * tf * (K1 + 1) / (tf + norm[rows])
+            found = [self.fields[name].postings(column) for name in FIELDS if weights.get(name)]
+            factors = [weights[name] for name in FIELDS if weights.get(name)]
+            rows = np.concatenate([r for r, _ in found])
+            if not len(rows):
+                continue
+            values = np.concatenate([f * v for f, (_, v) in zip(factors, found, strict=True)])
+            touched, inverse = np.unique(rows, return_inverse=True)
+            weighted = np.bincount(inverse, weights=values)
+            scores[touched] += count * self.idf[column] * weighted * (K1 + 1) / (weighted + K1)
         return scores
 
     def chunk_terms(self, chunk_ids: Iterable[str]) -> set[str]:
         """Every term of these chunks (their location labels included)."""
         terms: set[str] = set()
+        body = self.fields["body"]
         for chunk_id in chunk_ids:
             row = self.rows.get(chunk_id)
             if row is not None:
-                columns = self.terms[self.indptr[row]:self.indptr[row + 1]]
-                terms.update(self.vocabulary[column] for column in columns)
+                terms.update(self.vocabulary[column] for column in body.row(row))
         return terms
 
     def save(self, path: Path) -> None:
         """Write atomically: readers see the old file or the new one, never half of one."""
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        arrays = {f"{name}_{part}": getattr(field, part) for name, field in self.fields.items()
+                  for part in ("indptr", "terms", "counts")}
         try:
             with os.fdopen(handle, "wb") as stream:
                 np.savez(stream, ids=np.array(self.ids, dtype=str),
-                         vocabulary=np.array(self.vocabulary, dtype=str),
-                         indptr=self.indptr, terms=self.terms, counts=self.counts)
+                         vocabulary=np.array(self.vocabulary, dtype=str), **arrays)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -218,8 +286,9 @@ class LexicalIndex:
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["ids"].tolist(), data["vocabulary"].tolist(), data["indptr"],
-                       data["terms"], data["counts"])
+            fields = {name: _Field(data[f"{name}_indptr"], data[f"{name}_terms"], data[f"{name}_counts"])
+                      for name in FIELDS}
+            return cls(data["ids"].tolist(), data["vocabulary"].tolist(), fields)
 
 
 class LexicalStore:

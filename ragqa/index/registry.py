@@ -21,12 +21,15 @@ REGISTRY_COLLECTION = "ragqa-projects"
 
 
 class FileEntry(BaseModel):
-    """One indexed file: the blob it was read from and the chunks made of it."""
+    """One indexed file: the blob it was read from, the chunks made of it and the definitions
+    its code makes — (qualified name, kind, first line, last line, index of the chunk holding
+    the first line) — for the symbol table."""
 
     blob: str
     language: str
     kind: str
     chunks: list[str]
+    symbols: list[tuple[str, str, int, int, int]] = Field(default_factory=list)
 
 
 class ProjectRecord(BaseModel):

@@ -161,6 +161,6 @@ def lexical_doc(chunk: Chunk | StoredChunk) -> LexicalDoc:
     """What BM25 reads of a chunk, whether just chunked or read back from the store."""
     if isinstance(chunk, StoredChunk):
         meta = chunk.metadata
-        label = chunk_label(meta.get("path", ""), meta.get("symbol", ""), meta.get("heading", ""))
-        return LexicalDoc(chunk.id, label, chunk.text)
-    return LexicalDoc(chunk.id, chunk_label(chunk.path, chunk.symbol, chunk.heading), chunk.text)
+        return LexicalDoc(chunk.id, chunk.text, str(meta.get("path", "")), str(meta.get("symbol", "")),
+                          str(meta.get("heading", "")))
+    return LexicalDoc(chunk.id, chunk.text, chunk.path, chunk.symbol, chunk.heading)

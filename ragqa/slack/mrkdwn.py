@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ragqa.answer import Answer
-from ragqa.markdown import walk
+from ragqa.markdown import code_spans, walk
 
 SECTION_LIMIT = 2_900  # Slack allows 3,000 characters in a section's text
 _LINK = re.compile(r"(!?)\[([^\]\n]*)\]\((<[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
@@ -22,6 +22,7 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+")
 _PLACEHOLDER = "\x00{}\x00"
+_ESCAPED = re.compile(r"\\([\\`*_\[\]<>])")
 
 
 def escape(text: str) -> str:
@@ -30,8 +31,14 @@ def escape(text: str) -> str:
 
 def to_mrkdwn(markdown: str) -> str:
     """Convert Markdown to Slack mrkdwn."""
-    converted = {"fence": lambda line: "```", "code": escape, "text": _line}
+    converted = {"fence": lambda line: "```", "code": _code, "text": _line}
     return "\n".join(converted[kind](line) for line, kind in walk(markdown))
+
+
+def _code(line: str) -> str:
+    """A line inside a code block; Slack has no longer fences, so a ``` in the code (a quoted
+    Markdown example) is broken with a zero-width space instead of ending the block early."""
+    return escape(line).replace("```", "`\u200b``")
 
 
 def _line(line: str) -> str:
@@ -46,8 +53,7 @@ def _line(line: str) -> str:
 
 def _inline(text: str) -> str:
     """Convert one line's inline Markdown; inline code is kept as it is."""
-    parts = re.split(r"(`+[^`\n]*`+)", text)
-    return "".join(escape(part) if index % 2 else _prose(part) for index, part in enumerate(parts))
+    return "".join(escape(part) if is_code else _prose(part) for part, is_code in code_spans(text))
 
 
 def _prose(text: str) -> str:
@@ -64,6 +70,7 @@ def _prose(text: str) -> str:
         return keep(f"<{escape(url)}|{label}>")
 
     text = _LINK.sub(link, text)
+    text = _ESCAPED.sub(r"\1", text)  # Markdown's backslash escapes mean nothing to Slack
     text = escape(text)
     text = _AUTOLINK.sub(lambda m: keep(f"<{m.group(1)}>"), text)
     text = _emphasis(text)

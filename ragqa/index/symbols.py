@@ -1,0 +1,84 @@
+"""The symbol table: every definition the tree-sitter pass found, by name.
+
+A project's record keeps, per file, the definitions its code makes — qualified name, kind,
+lines, and which of the file's chunks holds the defining line — so that a name in a question
+(`Timeout`, `connect_timeout`, `Session.request`) leads to the chunk that *defines* it rather
+than to the many that merely mention it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ragqa.index.registry import ProjectRecord
+
+_CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type"})
+_KIND_ORDER = {"class": 0, "struct": 0, "interface": 0, "trait": 0, "enum": 0, "type": 0,
+               "function": 1, "method": 2, "variable": 3}
+MAX_AMBIGUOUS = 6  # a short name defined more often than this says little on its own
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One definition: `name` is qualified by its enclosing classes (`Session.request`)."""
+
+    name: str
+    kind: str
+    path: str
+    start_line: int
+    end_line: int
+    chunk_id: str
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+class SymbolTable:
+    """Definitions by qualified name and by last name part, case-insensitively."""
+
+    def __init__(self, symbols: Iterable[Symbol]) -> None:
+        self.symbols = list(symbols)
+        self._qualified: dict[str, list[Symbol]] = {}
+        self._short: dict[str, list[Symbol]] = {}
+        for symbol in self.symbols:
+            self._qualified.setdefault(symbol.name.lower(), []).append(symbol)
+            self._short.setdefault(symbol.short_name.lower(), []).append(symbol)
+
+    @classmethod
+    def of(cls, record: ProjectRecord) -> SymbolTable:
+        return cls(Symbol(name, kind, path, start, end, entry.chunks[position])
+                   for path, entry in record.files.items()
+                   for name, kind, start, end, position in entry.symbols
+                   if 0 <= position < len(entry.chunks))
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def find(self, name: str, classes_only: bool = False) -> list[Symbol]:
+        """Where `name` is defined, best match first.
+
+        A dotted name matches a qualified name that ends with it (`requests.Session.send` finds
+        `Session.send`); a plain name matches definitions with that last part, classes and
+        functions before methods and variables. `classes_only` (for a capitalised word of
+        prose, `Timeout`) wants an exact-case class-like definition. A short name defined in
+        many places (`get`) finds nothing.
+        """
+        parts = name.strip("`()").split(".")
+        for start in range(len(parts) - 1):
+            found = self._qualified.get(".".join(parts[start:]).lower())
+            if found:
+                return _ordered(found)
+        found = self._short.get(parts[-1].lower(), [])
+        if classes_only:
+            found = [s for s in found if s.kind in _CLASS_KINDS and s.short_name == parts[-1]]
+        if len(found) > MAX_AMBIGUOUS:
+            top_level = [s for s in found if "." not in s.name]
+            found = top_level if 0 < len(top_level) <= MAX_AMBIGUOUS else []
+        return _ordered(found)
+
+
+def _ordered(symbols: list[Symbol]) -> list[Symbol]:
+    return sorted(symbols, key=lambda s: (s.name.count("."), _KIND_ORDER.get(s.kind, 1), s.path,
+                                          s.start_line))

@@ -1,0 +1,138 @@
+"""A question, read once: its search terms, the code names it mentions and what kind of answer
+it wants.
+
+Every later stage — retrieval, confidence, the choice of lines to quote — reads this `Query`
+instead of the raw string, so the question is tokenised in one place only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ragqa.index.lexical import identifiers, tokenize
+
+
+class Intent(StrEnum):
+    """What a question asks for, read from its form.
+
+    - `usage`: how to do something with the project ("How do I set a timeout?") — docs first;
+    - `locate`: where something is ("Where are redirects followed?") — the defining code first;
+    - `behaviour`: what some code does ("What does `raise_for_status` raise?") — code first;
+    - `explain`: why something is so ("Why is my POST turned into a GET?");
+    - `other`: none of these.
+    """
+
+    USAGE = "usage"
+    LOCATE = "locate"
+    BEHAVIOUR = "behaviour"
+    EXPLAIN = "explain"
+    OTHER = "other"
+
+
+_LOCATE = re.compile(
+    r"^\W*(where\b|which (file|module|class|function|method|part|code|tests?)\b|in which\b|what file\b)"
+    r"|\b(is|are) (it |they )?(implemented|defined|declared|located|handled)\b"
+    r"|\b(implementation|source code) of\b", re.IGNORECASE)
+_USAGE = re.compile(
+    r"^\W*(how (do|can|should|would|could|to|might) (i|we|you|one)?\b|how to\b|can i\b|could i\b|"
+    r"is (it|there a way) (possible )?to\b|what'?s the (best|right|recommended|easiest) way\b|"
+    r"what is the (best|right|recommended|easiest) way\b|show me\b|i (want|need|would like) to\b|"
+    r"is there an? (example|way)\b|give me an example\b)"
+    r"|\bexample of\b", re.IGNORECASE)
+_EXPLAIN = re.compile(r"^\W*(why\b|what('?s| is) the difference\b|explain\b|what('?s| is) the "
+                      r"(point|purpose|reason)\b)", re.IGNORECASE)
+_BEHAVIOUR = re.compile(
+    r"^\W*(what (does|do|did|happens|exception|error|errors|exceptions)\b|how (does|do|is|are) "
+    r"(?!i\b|we\b|you\b)|when (does|do|is)\b|does\b|do\b|is\b|are\b|if\b|which (exception|error)s?\b)",
+    re.IGNORECASE)
+_YES_NO = re.compile(r"^\W*(does|do|can|could|is|are|will|would|has|have|should)\b", re.IGNORECASE)
+_LEADING_CLAUSE = re.compile(r"^\W*(after|when|if|once|while|before|in|for|with|on|using)\b[^,?.;]{0,80},\s*",
+                             re.IGNORECASE)
+# Asking about the project's own tests, not about testing one's code with the project.
+_OWN_TESTS = re.compile(
+    r"\b(test suite|unit tests? (for|of|that)|tests? (for|of|that|which) (the |this )?"
+    r"(?!my\b|our\b|your\b|an?\b|it\b|them\b)\w+|test cases?|is (it|this|that) tested|which tests?|"
+    r"where are the tests|tests? cover)",
+    re.IGNORECASE)
+_CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
+                      r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
+_CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
+_CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
+                        r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
+                        r"|(?<![\w-])--?[a-z][a-z0-9-]+\b")
+# Words that say nothing about what a question is about ("how does it work?").
+GENERIC_TERMS = frozenset(tokenize(
+    "work works working help thing things stuff project code library package tool app module "
+    "anything something everything tell know show explain question questions info information "
+    "started start begin overview intro introduction good best way need want doc docs "
+    "documentation hello thanks please feature features support supported"))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed question."""
+
+    text: str
+    terms: Counter[str]  # BM25 tokens with their counts
+    names: tuple[str, ...]  # code names as written: `Session.request`, connect_timeout, --verbose
+    capitalised: tuple[str, ...]  # words that may name a class: Timeout, HTTPAdapter
+    identifier_terms: tuple[str, ...]  # the index tokens that stand for those names whole
+    intent: Intent
+    about_tests: bool  # asks about the project's own test suite
+    about_changes: bool  # asks about changelogs, release notes, deprecations
+    yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        terms = Counter(tokenize(text))
+        return cls(text=text, terms=terms, names=_names(text), capitalised=_capitalised(text),
+                   identifier_terms=tuple(identifiers(text)),
+                   intent=_intent(text), about_tests=bool(_OWN_TESTS.search(text)),
+                   about_changes=bool(_CHANGES.search(text)), yes_no=bool(_YES_NO.match(text)))
+
+    @property
+    def content_terms(self) -> set[str]:
+        """Terms that say what the question is about (generic words like "work" left out)."""
+        return {term for term in self.terms if term not in GENERIC_TERMS and not term.isdigit()}
+
+    @property
+    def vague(self) -> bool:
+        """Too vague to search for: no code name and no word with a subject ("help", "how does
+        it work?")."""
+        return not self.names and not self.content_terms
+
+
+def _intent(text: str) -> Intent:
+    """The intent of the question's main clause (a leading "After a redirect," is skipped)."""
+    clause = _LEADING_CLAUSE.sub("", text, count=1)
+    for intent, pattern in ((Intent.LOCATE, _LOCATE), (Intent.USAGE, _USAGE),
+                            (Intent.EXPLAIN, _EXPLAIN), (Intent.BEHAVIOUR, _BEHAVIOUR)):
+        if pattern.search(text) or (clause != text and pattern.search(clause)):
+            return intent
+    return Intent.OTHER
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """Code names in the question as written: backticked, dotted, snake_case, camelCase and
+    --options (the first name inside backticks: `Session(http2=True)` → Session)."""
+    found: list[str] = []
+    for match in _CODE_NAME.finditer(text):
+        quoted = match.group(1)
+        if quoted is None:
+            found.append(match.group())
+            continue
+        found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*",
+                                quoted)[:1])
+    return tuple(dict.fromkeys(name for name in found if len(name) > 1))
+
+
+def _capitalised(text: str) -> tuple[str, ...]:
+    """Capitalised words that may name a class (`Timeout`, `HTTPAdapter`), not counting a
+    sentence's first word unless it has inner capitals."""
+    sentence_starts = {found.end() for found in re.finditer(r"(^|[.?!]\s+)", text)}
+    words = [found.group() for found in _CAP_WORD.finditer(text)
+             if found.start() not in sentence_starts or sum(c.isupper() for c in found.group()) > 1]
+    return tuple(dict.fromkeys(words))

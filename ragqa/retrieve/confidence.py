@@ -1,0 +1,70 @@
+"""How sure retrieval is that its passages answer the question — the abstention decision.
+
+Signals, each in [0, 1]:
+- `similarity`: the best cosine similarity between the question and a chunk;
+- `coverage`: the share of the question's terms (weighted by rarity) found in the top passages;
+- `unknown_names`: code names in the question that occur nowhere in the project (`torch.compile`
+  asked of an HTTP library): 0 for none, 0.5 for one, 1 for two or more;
+- `unknown_terms`: 1 when a plain word that says what the question is about ("QUIC", "SMTP",
+  "limiter") occurs nowhere in the project: a capability the project never mentions is one it
+  does not have. It weighs more in a yes/no question ("Does it support HTTP/3?"), where that
+  word is the whole point, than in a how-to, where it is often an incidental word.
+
+`confidence = (similarity + coverage) / 2 − unknown_names / 2 − unknown_terms × (0.15 for a
+yes/no question, else 0.05)`; below `RAGQA_MIN_CONFIDENCE` the answer is "Hmm, I'm not sure."
+The weights and the threshold come from the question sets in `bench/questions` and the dev set
+(docs/quality.md): every unanswerable question there scores below it, and all but a few of the
+answerable ones above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ragqa.query import Query
+from ragqa.retrieve.passages import Passage
+from ragqa.retrieve.project import ProjectIndex
+
+COVERAGE_SOURCES = 3
+YES_NO_UNKNOWN_TERM, UNKNOWN_TERM = 0.15, 0.05
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """One confidence in [0, 1], the signals behind it, and whether the question was too vague
+    to search for at all."""
+
+    value: float
+    signals: dict[str, float]
+    vague: bool = False
+
+
+def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
+           best_similarity: float) -> Confidence:
+    """The confidence that `passages` answer `query` (see the module docstring)."""
+    lexical = project.lexical
+    terms = set(query.terms)
+    found = lexical.chunk_terms(chunk_id for passage in passages[:COVERAGE_SOURCES]
+                                for chunk_id in passage.chunk_ids)
+    total = sum(lexical.term_idf(term) for term in terms)
+    covered = sum(lexical.term_idf(term) for term in terms & found)
+    unknown_names = [term for term in query.identifier_terms if not lexical.has_term(term)]
+    content = query.content_terms - set(query.identifier_terms)
+    signals = {
+        "similarity": round(best_similarity, 4),
+        "coverage": round(covered / total, 4) if total else 0.0,
+        "unknown_names": min(len(unknown_names), 2) / 2,
+        "unknown_terms": 1.0 if any(not lexical.has_term(term) for term in content) else 0.0,
+        "yes_no": 1.0 if query.yes_no else 0.0,
+    }
+    return Confidence(combine(signals), signals, vague=query.vague)
+
+
+def combine(signals: dict[str, float]) -> float:
+    """One confidence in [0, 1] from the signals (see the module docstring)."""
+    unknown_term_weight = YES_NO_UNKNOWN_TERM if signals["yes_no"] else UNKNOWN_TERM
+    raw = (0.5 * signals["similarity"] + 0.5 * signals["coverage"] - 0.5 * signals["unknown_names"]
+           - unknown_term_weight * signals["unknown_terms"])
+    return round(min(1.0, max(0.0, raw)), 4) if not math.isnan(raw) else 0.0

@@ -1,0 +1,49 @@
+"""A question read once: intent, code names, and what it is about."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragqa.query import Intent, Query
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("How do I set a timeout only for the connect phase?", Intent.USAGE),
+    ("Can I stream a large body?", Intent.USAGE),
+    ("Is there a way to retry failed requests?", Intent.USAGE),
+    ("Where does the client follow redirects?", Intent.LOCATE),
+    ("Which file defines the Session class?", Intent.LOCATE),
+    ("In which module is `merge_setting` implemented?", Intent.LOCATE),
+    ("What does `Response.raise_for_status` raise for a 404?", Intent.BEHAVIOUR),
+    ("How does `Session.get_adapter` pick an adapter?", Intent.BEHAVIOUR),
+    ("After a redirect, how is the body rewound?", Intent.BEHAVIOUR),
+    ("Why is my POST turned into a GET?", Intent.EXPLAIN),
+    ("timeouts", Intent.OTHER),
+])
+def test_intent_comes_from_the_question_form(question: str, intent: Intent) -> None:
+    assert Query.parse(question).intent is intent
+
+
+def test_code_names_and_capitalised_words() -> None:
+    query = Query.parse("How does `HTTPAdapter.send` map urllib3 errors to ConnectTimeout? "
+                        "Also `Session(http2=True)`, get_adapter, getAdapter and --verbose.")
+    assert query.names == ("HTTPAdapter.send", "Session", "get_adapter", "getAdapter", "--verbose")
+    assert "ConnectTimeout" in query.capitalised and "How" not in query.capitalised
+    assert "httpadapter.send" in query.identifier_terms
+
+
+def test_own_tests_are_told_apart_from_testing_with_the_project() -> None:
+    assert not Query.parse("How do I write tests for my app without a real server?").about_tests
+    assert Query.parse("Which tests cover the redirect logic?").about_tests
+    assert Query.parse("Is there a test suite for the parser?").about_tests
+    assert Query.parse("What changed in version 2.0?").about_changes
+
+
+def test_vague_and_yes_no_questions() -> None:
+    for vague in ("help", "how does it work?", "Tell me about the project", "hello!"):
+        assert Query.parse(vague).vague, vague
+    assert not Query.parse("how do retries work?").vague
+    assert not Query.parse("`Session`?").vague
+    assert Query.parse("Does it support HTTP/3 over QUIC?").yes_no
+    assert "http3" in Query.parse("Does it support HTTP/3 over QUIC?").terms
+    assert not Query.parse("How do I enable HTTP/2?").yes_no
