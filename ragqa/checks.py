@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragqa.answer import Answer
 from ragqa.errors import RagqaError
+from ragqa.inputs import load_yaml, read_text
 
 Asker = Callable[[str, str | None], Answer]  # (question, project) → answer
 
@@ -52,16 +53,10 @@ class CheckResult(BaseModel):
     answer: Answer | None = None
 
 
-def load(path: Path) -> list[Check]:
-    """Read a checks file; anything malformed is one error naming the file and the problem."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RagqaError(f"cannot read {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise RagqaError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from error
+def load(path: Path, max_bytes: int = 1_000_000) -> list[Check]:
+    """Read a checks file; anything malformed is one error naming the file and the problem
+    (see `ragqa.inputs` for what a file must be)."""
+    data = load_yaml(read_text(path, max_bytes), path)
     default_project = None
     if isinstance(data, dict):
         default_project = data.get("project")

@@ -68,6 +68,9 @@ def ingest(
     exclude: Annotated[list[str] | None, typer.Option(help="Skip paths matching (gitignore glob).")] = None,
     audience: Annotated[str | None, typer.Option(help="Who answers are written for.")] = None,
     instructions: Annotated[str | None, typer.Option(help="Extra instructions for answers.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Index this source under a name another source (or a damaged record) holds.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
 ) -> None:
@@ -79,7 +82,7 @@ def ingest(
         ingester = Ingester(Settings(), progress)
         summary = ingester.ingest(IngestRequest(
             source=source, name=name, ref=ref, web_url=web_url, include=include or None,
-            exclude=exclude or None, audience=audience, instructions=instructions))
+            exclude=exclude or None, audience=audience, instructions=instructions, replace=replace))
     if as_json:
         print(summary.model_dump_json())
         return
@@ -89,7 +92,15 @@ def ingest(
         f"{summary.chunks} chunks (+{summary.added} ~{summary.updated} -{summary.deleted} files"
         f"{f', {summary.renamed} renamed' if summary.renamed else ''}; "
         f"{summary.skipped} skipped), {summary.embedded} embedded in {summary.seconds:.1f} s "
-        f"({rate:.1f} chunks/s)")
+        f"({rate:.1f} chunks/s){_redactions(summary.redacted)}")
+
+
+def _redactions(redacted: dict[str, int]) -> str:
+    if not redacted:
+        return ""
+    total = sum(redacted.values())
+    return (f"; {total} secret{'s' * (total > 1)} redacted in {len(redacted)} "
+            f"file{'s' * (len(redacted) > 1)} (-v names them)")
 
 
 @app.command()
@@ -155,7 +166,7 @@ def evaluate(
     from ragqa import evaluation
     from ragqa.remote import RemoteAnswerer
 
-    question_set = evaluation.load(questions)
+    question_set = evaluation.load(questions, Settings().max_input_file_bytes)
     answerer = _answerer(server, token)
     if isinstance(answerer, RemoteAnswerer):
         counter = evaluation.git_files(repo) if repo else None
@@ -239,7 +250,7 @@ def check(
     """Run docs checks (CI): exit 1 when any expectation is not met."""
     from ragqa import checks
 
-    loaded = checks.load(checks_file)
+    loaded = checks.load(checks_file, Settings().max_input_file_bytes)
     answerer = _answerer(server, token)
 
     def ask(question: str, project: str | None) -> Answer:

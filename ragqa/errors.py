@@ -39,3 +39,27 @@ class ConfigError(RagqaError):
     """Settings name a backend that is unknown or whose extra is not installed."""
 
     code = "config"
+
+
+class BadRequestError(RagqaError):
+    """A value in the request is malformed (a project name with a slash-dot-dot, a NUL …)."""
+
+    code = "bad_request"
+
+
+class DamagedProjectError(RagqaError):
+    """A project's record or chunks are damaged: that project alone is unavailable."""
+
+    code = "project_damaged"
+
+
+class ModelError(RagqaError):
+    """The embedding model could not be loaded or failed to embed."""
+
+    code = "model_unavailable"
+
+
+class AmbiguousProjectError(ProjectNotFoundError):
+    """No project was named and several are indexed."""
+
+    code = "project_required"

@@ -15,7 +15,7 @@ A question set is a header line `{"repo", "commit", "url"}`, then one question p
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 import statistics
 import subprocess
@@ -32,9 +32,11 @@ from ragqa.answer.linkguard import LinkTarget, find_links, line_range, match_tar
 from ragqa.chunking import split_lines
 from ragqa.errors import RagqaError
 from ragqa.index import ProjectRecord
+from ragqa.inputs import load_json, read_text
 from ragqa.settings import Settings
 from ragqa.sources import SourceKind
 from ragqa.sources.git import mirror_name
+from ragqa.sources.secrets import redact
 
 FileReader = Callable[[str, str], list[str] | None]  # (path, commit) → the file's lines, None if absent
 METRICS = ["hit@1", "hit@5", "mrr@10", "line_overlap@5", "answer_rate", "abstention",
@@ -61,19 +63,25 @@ class QuestionSet:
     questions: list[Question] = field(default_factory=list)
 
 
-def load(path: Path) -> QuestionSet:
-    """Read a question set; a malformed line is an error naming the file."""
-    try:
-        rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise RagqaError(f"cannot read {path}: {error.strerror}") from error
-    if len(rows) < 2:
+def load(path: Path, max_bytes: int = 1_000_000) -> QuestionSet:
+    """Read a question set; a malformed line is an error naming the file and the line (see
+    `ragqa.inputs` for what a file must be)."""
+    numbered = [(number, line) for number, line in enumerate(read_text(path, max_bytes).splitlines(), 1)
+                if line.strip()]
+    if len(numbered) < 2:
         raise RagqaError(f"{path} holds no questions (a header line, then one question per line)")
-    try:
-        header = json.loads(rows[0])
-        questions = [_question(json.loads(row)) for row in rows[1:]]
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
-        raise RagqaError(f"{path}: not a question set ({type(error).__name__}: {error})") from error
+    rows = [(number, load_json(line, f"{path} line {number}")) for number, line in numbered]
+    header = rows[0][1]
+    if not isinstance(header, dict):
+        raise RagqaError(f"{path} line {rows[0][0]}: the header must be a JSON object "
+                         "with repo, commit and url")
+    questions = []
+    for number, row in rows[1:]:
+        try:
+            questions.append(_question(row))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+            raise RagqaError(f"{path} line {number}: not a question ({type(error).__name__}: {error}); "
+                             "a question is {\"id\", \"question\", \"gold\", …}") from error
     return QuestionSet(str(header.get("repo", "")), str(header.get("commit", "")),
                        str(header.get("url", "")), questions)
 
@@ -253,9 +261,21 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 
 def files_for(record: ProjectRecord, settings: Settings) -> FileReader:
-    """Where the files of an indexed project can be read back: its repo, mirror or folder."""
+    """Where the files of an indexed project can be read back — its repo, mirror or folder —
+    with their secrets redacted as the index has them."""
     if record.source_kind == SourceKind.FOLDER:
-        return folder_files(Path(record.source))
-    if record.source_kind == SourceKind.LOCAL_GIT:
-        return git_files(Path(record.source))
-    return git_files(settings.repos_dir / mirror_name(record.name))
+        reader = folder_files(Path(record.source))
+    elif record.source_kind == SourceKind.LOCAL_GIT:
+        reader = git_files(Path(record.source))
+    else:
+        reader = git_files(settings.repos_dir / mirror_name(record.name))
+    return redacting(reader) if record.redact_secrets else reader
+
+
+def redacting(reader: FileReader) -> FileReader:
+    """`reader` with each file's secrets replaced as ingest replaces them."""
+    def read(path: str, commit: str) -> list[str] | None:
+        lines = reader(path, commit)
+        return None if lines is None else redact(path, "\n".join(lines)).text.split("\n")
+
+    return functools.cache(read)

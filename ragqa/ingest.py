@@ -31,9 +31,17 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from ragqa.chunking import Chunk, ChunkedFile, Limits, detect, read_file
-from ragqa.errors import BadSourceError, BusyError, ProjectNotFoundError, RagqaError
+from ragqa.errors import (
+    BadSourceError,
+    BusyError,
+    DamagedProjectError,
+    ModelError,
+    ProjectNotFoundError,
+    RagqaError,
+)
 from ragqa.index import (
     ChunkStore,
+    Embedder,
     FileEntry,
     LexicalStore,
     ProjectRecord,
@@ -45,6 +53,7 @@ from ragqa.index import (
     lexical_doc,
 )
 from ragqa.index.chroma import delete_collection, get_or_create_collection
+from ragqa.index.registry import check_name
 from ragqa.settings import Settings
 from ragqa.sources import (
     FileFilter,
@@ -58,10 +67,10 @@ from ragqa.sources import (
     skip_by_content,
 )
 from ragqa.sources.git import mirror_name
+from ragqa.sources.secrets import REDACTOR_VERSION, Redacted, redact
 
 CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
 
 
 class Progress(Protocol):
@@ -101,6 +110,7 @@ class IngestRequest:
     exclude: list[str] | None = None
     audience: str | None = None
     instructions: str | None = None
+    replace: bool = False  # index this source under a name another source holds
 
 
 class IngestSummary(BaseModel):
@@ -117,6 +127,7 @@ class IngestSummary(BaseModel):
     skipped: int
     embedded: int
     seconds: float
+    redacted: dict[str, int] = {}  # path → secrets replaced by markers in that file
 
 
 @dataclass
@@ -151,14 +162,35 @@ class Ingester:
         if ref is not None and spec.kind is SourceKind.FOLDER:
             raise BadSourceError(f"{request.source} is a plain folder: it has no refs to check out")
         with self._lock(name):
-            previous = self.registry.get(name)
-            record = self._new_record(request, name, ref, spec.location, spec.kind.value, previous)
+            previous = self._previous(name, spec.location, request.replace)
+            options_from = None if request.replace else previous
+            record = self._new_record(request, name, ref, spec.location, spec.kind.value, options_from)
             self.progress.stage("fetching", None)
             snapshot = open_snapshot(spec, ref, self.settings, name)
             try:
                 return self._index(snapshot, record, previous, started)
             finally:
                 snapshot.close()
+
+    def _previous(self, name: str, source: str, replace: bool) -> ProjectRecord | None:
+        """The project's current record, if this ingest may update it.
+
+        Another source under the same name is refused unless `replace` says so (a fork's links
+        must not point into the original); a damaged record is rebuilt only when replaced.
+        """
+        try:
+            previous = self.registry.get(name)
+        except DamagedProjectError:
+            if not replace:
+                raise
+            self.progress.note(f"{name}: its damaged record is replaced")
+            return None
+        if previous is not None and previous.source != source and not replace:
+            raise BadSourceError(
+                f"project {name!r} is indexed from {previous.source}, not {source}: choose another "
+                f"name with --name, or add --replace to index {source} as {name!r} (its --web-url and "
+                "options start afresh)")
+        return previous
 
     def project_name(self, request: IngestRequest) -> str:
         """The project an ingest of `request` would write, known without fetching anything."""
@@ -191,12 +223,17 @@ class Ingester:
         return self.registry.all()
 
     def remove(self, name: str) -> None:
-        """Delete a project: its record first (so it disappears at once), then its data."""
+        """Delete a project: its record first (so it disappears at once), then its data. A
+        damaged record is removed too, with whatever of its data can still be named."""
         with self._lock(name):
-            record = self.get(name)
+            try:
+                collection: str | None = self.get(name).collection
+            except DamagedProjectError:
+                collection = self.registry.raw_field(name, "collection")
             self.registry.delete(name)
-            delete_collection(self.client, record.collection)
-            self.lexical.drop(record.collection)
+            if isinstance(collection, str) and collection:
+                delete_collection(self.client, collection)
+                self.lexical.drop(collection)
             shutil.rmtree(self.settings.repos_dir / mirror_name(name), ignore_errors=True)
 
     def _index(self, snapshot: Snapshot, record: ProjectRecord, previous: ProjectRecord | None,
@@ -231,7 +268,8 @@ class Ingester:
             project=record.name, commit=record.commit, files=len(record.files),
             chunks=record.chunk_count, added=counts.added, updated=counts.updated,
             deleted=counts.deleted, renamed=counts.renamed, skipped=skipped, embedded=embedded,
-            seconds=round(time.perf_counter() - started, 3))
+            seconds=round(time.perf_counter() - started, 3),
+            redacted={path: entry.redacted for path, entry in record.files.items() if entry.redacted})
 
     def _select(self, snapshot: Snapshot, record: ProjectRecord) -> tuple[dict[str, str], int]:
         """Path → blob of the files that pass the path rules, and how many did not."""
@@ -260,15 +298,28 @@ class Ingester:
                 if reason is None:
                     self.progress.note(f"skipped {path}: not valid UTF-8 text")
                 continue
-            chunked = read_file(path, text, limits)
+            secrets = self._redact(path, text)
+            chunked = read_file(path, secrets.text, limits)
             if not chunked.chunks:
                 continue
             language, kind = detect(path)
             entries[path] = FileEntry(blob=blobs[path], language=language, kind=kind,
                                       chunks=[chunk.id for chunk in chunked.chunks],
-                                      symbols=_symbol_entries(chunked))
+                                      symbols=_symbol_entries(chunked), redacted=secrets.count)
             chunks.extend(chunked.chunks)
         return entries, chunks, dropped
+
+    def _redact(self, path: str, text: str) -> Redacted:
+        """The text with its secrets replaced (when `redact_secrets` is on, the default)."""
+        if not self.settings.redact_secrets:
+            return Redacted(text)
+        found = redact(path, text)
+        if found.count:
+            kinds = ", ".join(f"{kind} ×{count}" if count > 1 else kind
+                              for kind, count in sorted(found.kinds.items()))
+            self.progress.note(f"redacted {found.count} secret{'s' * (found.count > 1)} in {path} ({kinds})",
+                               verbose=True)
+        return found
 
     def _embed_missing(self, store: ChunkStore, chunks: list[Chunk], record: ProjectRecord) -> int:
         """Embed and store the chunks the collection lacks; return how many.
@@ -288,7 +339,7 @@ class Ingester:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragqa-store") as writer:
             pending: Future[None] | None = None
             for index, batch in enumerate(batches, 1):
-                vectors = embedder.embed_documents([embedding_text(chunk) for chunk in batch])
+                vectors = _embed(embedder, [embedding_text(chunk) for chunk in batch])
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(store.add, batch, vectors, record.name, record.commit)
@@ -325,7 +376,9 @@ class Ingester:
             name=name, source=source, source_kind=kind, ref=ref, commit="",
             collection=_collection_name(name, embedder), embedder=embedder,
             fingerprint=f"{CHUNKER_VERSION}:{self.settings.chunk_max_lines}:"
-                        f"{self.settings.chunk_max_chars}")
+                        f"{self.settings.chunk_max_chars}:"
+                        f"{REDACTOR_VERSION if self.settings.redact_secrets else 'no-redaction'}",
+            redact_secrets=self.settings.redact_secrets)
         options = {"web_url": _clean_web_url(request.web_url), "include": request.include,
                    "exclude": request.exclude, "audience": request.audience,
                    "instructions": request.instructions}
@@ -347,6 +400,17 @@ class Ingester:
             except BlockingIOError:
                 raise BusyError(f"another ingest of {name!r} is running") from None
             yield
+
+
+def _embed(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+    """Vectors for a batch; a failing model is a `ModelError` that names the model."""
+    try:
+        return embedder.embed_documents(texts)
+    except RagqaError:
+        raise
+    except Exception as error:
+        raise ModelError(f"the embedding model ({embedder.name}) failed: {type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}") from error
 
 
 def _symbol_entries(chunked: ChunkedFile) -> list[tuple[str, str, int, int, int]]:
@@ -381,10 +445,7 @@ def _name_and_ref(request: IngestRequest, default_name: str) -> tuple[str, str |
         name = f"{default_name}@{ref}" if ref else default_name
     elif ref is None and "@" in name:
         ref = check_ref(name.rsplit("@", 1)[1])
-    if not _NAME.match(name) or ".." in name:
-        raise BadSourceError(
-            f"project name {name!r} may hold letters, digits and . _ - @ / + (100 at most)")
-    return name, ref
+    return check_name(name), ref
 
 
 def _collection_name(project: str, embedder: str) -> str:

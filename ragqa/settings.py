@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
 
     max_file_bytes: int = Field(1_000_000, ge=1, description="Larger files are skipped.")
+    redact_secrets: bool = Field(
+        True, description="Replace secrets found in file text (detect-secrets) by markers before indexing.")
     chunk_max_lines: int = Field(60, ge=5, description="Longest chunk, in lines.")
     chunk_max_chars: int = Field(2_400, ge=200, description="Longest chunk, in characters.")
 
@@ -108,6 +110,8 @@ class Settings(BaseSettings):
         120, ge=0, description="Requests per minute per token (per client address without tokens); 0 = off.")
     max_body_bytes: int = Field(65_536, ge=1_024, description="Largest request body accepted.")
     max_question_chars: int = Field(4_000, ge=10)
+    max_input_file_bytes: int = Field(
+        1_000_000, ge=1_024, description="Largest checks or question-set file `ragqa check`/`eval` read.")
     allowed_git_hosts: str = Field(
         "github.com,gitlab.com,bitbucket.org",
         description="Hosts the HTTP API may ingest from (https only; '*.example.com' allowed).")

@@ -11,7 +11,7 @@ import pytest
 
 from ragqa.answer import Answer, Answerer, BadQuestionError
 from ragqa.chunking import split_lines
-from ragqa.errors import ProjectNotFoundError
+from ragqa.errors import AmbiguousProjectError, ProjectNotFoundError
 from ragqa.ingest import Ingester, IngestRequest
 from ragqa.retrieve import Filters
 from ragqa.settings import Settings
@@ -116,7 +116,7 @@ def test_project_choice_with_several_projects(tmp_path: Path, repo: GitRepo) -> 
     ingester = Ingester(settings)
     ingester.ingest(IngestRequest(source=str(repo.root)))
     ingester.ingest(IngestRequest(source=str(repo.root), name="other"))
-    with pytest.raises(ProjectNotFoundError, match=r"several projects are indexed \(other, sample\)"):
+    with pytest.raises(AmbiguousProjectError, match=r"indexed \(other, sample\): name one"):
         Answerer(settings).ask("timeouts?")
     assert Answerer(settings).ask("timeouts?", project="other").project == "other"
     chosen = settings.model_copy(update={"default_project": "other"})

@@ -46,7 +46,7 @@ def test_ingest_json_projects_and_remove(repo: GitRepo, cli_env: dict[str, str])
         (("ingest", repo.url, "--ref", "--upload-pack=touch /tmp/x"), "starts with '-'"),
         (("ingest", repo.url, "--ref", "no-such-branch"), "not found"),
         (("ingest", "gopher://example.com/r"), "unsupported URL scheme"),
-        (("ingest", "file:///nonexistent/repo.git", "--name", "sample"), "cannot fetch"),
+        (("ingest", "file:///nonexistent/repo.git", "--name", "sample", "--replace"), "cannot fetch"),
         (("remove", "ghost"), "no project named 'ghost'"),
     ]
     for args, fragment in bad_runs:

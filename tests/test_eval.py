@@ -58,7 +58,7 @@ def test_eval_reports_and_fails_on_thresholds(repo: GitRepo, cli_env: dict[str, 
 
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"repo": "x"}\n{"question": "no id"}\n')
-    assert_one_line_error(run_cli(cli_env, "eval", str(broken)), "not a question set")
+    assert_one_line_error(run_cli(cli_env, "eval", str(broken)), "line 2: not a question")
     assert_one_line_error(run_cli(cli_env, "eval", str(tmp_path / "missing.jsonl")), "cannot read")
 
 

@@ -155,20 +155,21 @@ def test_bad_sources_leave_the_index_alone(repo: GitRepo, tmp_path: Path,
     good = ingester.ingest(IngestRequest(source=str(repo.root)))
     empty = GitRepo(tmp_path / "empty")
     with pytest.raises(SourceUnavailableError, match="empty"):
-        ingester.ingest(IngestRequest(source=str(empty.root), name="sample"))
+        ingester.ingest(IngestRequest(source=str(empty.root), name="sample", replace=True))
     with pytest.raises(SourceUnavailableError, match="empty"):
-        ingester.ingest(IngestRequest(source=empty.url, name="sample"))
+        ingester.ingest(IngestRequest(source=empty.url, name="sample", replace=True))
     with pytest.raises(SourceUnavailableError, match="cannot fetch"):
-        ingester.ingest(IngestRequest(source=(tmp_path / "missing.git").as_uri(), name="sample"))
+        missing = (tmp_path / "missing.git").as_uri()
+        ingester.ingest(IngestRequest(source=missing, name="sample", replace=True))
     with pytest.raises(BadSourceError):
-        ingester.ingest(IngestRequest(source="ext::sh -c id", name="sample"))
+        ingester.ingest(IngestRequest(source="ext::sh -c id", name="sample", replace=True))
     with pytest.raises(BadSourceError):
-        ingester.ingest(IngestRequest(source=str(repo.root), name="sample", ref="--exec=id"))
+        ingester.ingest(IngestRequest(source=str(repo.root), name="sample", ref="--exec=id", replace=True))
     binary_only = tmp_path / "blobs"
     binary_only.mkdir()
     (binary_only / "a.png").write_bytes(b"\x89PNG")
     with pytest.raises(RagqaError, match="nothing to index"):
-        ingester.ingest(IngestRequest(source=str(binary_only), name="sample"))
+        ingester.ingest(IngestRequest(source=str(binary_only), name="sample", replace=True))
     assert ingester.get("sample").commit == good.commit
     assert_index_matches_repo(settings, "sample", repo)
 

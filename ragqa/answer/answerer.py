@@ -7,6 +7,7 @@ then one `done` event with the whole `Answer` (the contract of `ragqa ask --json
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +19,13 @@ from pydantic import BaseModel, Field
 from ragqa.answer import extractive
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
-from ragqa.errors import ConfigError, ProjectNotFoundError, RagqaError
+from ragqa.errors import (
+    AmbiguousProjectError,
+    ConfigError,
+    DamagedProjectError,
+    ProjectNotFoundError,
+    RagqaError,
+)
 from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
@@ -30,8 +37,9 @@ from ragqa.index import (
     get_embedder,
     lexical_doc,
 )
-from ragqa.index.chroma import get_or_create_collection, store_errors
+from ragqa.index.chroma import get_collection, store_errors
 from ragqa.index.lexical import tokenize
+from ragqa.index.registry import check_name
 from ragqa.links import permalink
 from ragqa.markdown import plain_text
 from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
@@ -40,6 +48,7 @@ from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, 
 from ragqa.retrieve.rerank import CrossEncoderReranker, LLMReranker
 from ragqa.settings import Settings
 
+log = logging.getLogger("ragqa.answer")
 EXTRACTIVE = "extractive"
 FOLLOW_UP_TERMS = 6  # a question with fewer terms than this is read together with the one before
 
@@ -173,19 +182,37 @@ class Answerer:
             raise RagqaError(
                 f"{record.name} was indexed with the embedder {record.embedder}, but settings select "
                 f"{embedder_name(self.settings)}: change RAGQA_EMBEDDER back or re-ingest")
-        store = ChunkStore(get_or_create_collection(self.client, record.collection, {}))
+        collection = get_collection(self.client, record.collection)
+        if collection is None:
+            raise DamagedProjectError(
+                f"project {record.name!r} is damaged (its chunks are missing from the vector store): "
+                f"`ragqa ingest {record.name}` rebuilds it, `ragqa remove {record.name}` drops it")
+        store = ChunkStore(collection)
         memory = None
         if record.chunk_count <= self.settings.memory_search_max_chunks:
-            memory = ChunkStoreSnapshot.load(store, sorted(record.live_ids()))
+            memory = self._snapshot(record, store)
         source = memory or store
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
             fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
         return ProjectIndex.open(record, store, lexical, memory)
 
+    def _snapshot(self, record: ProjectRecord, store: ChunkStore) -> ChunkStoreSnapshot:
+        """The project's chunks and vectors in memory; read again once if some were missing
+        (another process writing at that moment), then served with what there is."""
+        ids = sorted(record.live_ids())
+        memory = ChunkStoreSnapshot.load(store, ids)
+        if len(memory.ids) < len(ids):
+            memory = ChunkStoreSnapshot.load(store, ids)
+            if len(memory.ids) < len(ids):
+                log.warning("project %s: %d of its %d chunks are missing from the vector store; "
+                            "answering from the rest (`ragqa ingest %s` restores them)",
+                            record.name, len(ids) - len(memory.ids), len(ids), record.name)
+        return memory
+
     def _project_name(self, name: str | None) -> str:
         if name:
-            return name
+            return check_name(name)
         if self.settings.default_project:
             return self.settings.default_project
         names = self.registry.names()
@@ -193,7 +220,10 @@ class Answerer:
             return names[0]
         if not names:
             raise ProjectNotFoundError("no projects yet: ingest one first (`ragqa ingest <git URL or path>`)")
-        raise ProjectNotFoundError(f"several projects are indexed ({', '.join(names)}): name one")
+        raise AmbiguousProjectError(
+            f"several projects are indexed ({', '.join(names)}): name one — `--project NAME` on the "
+            f"command line, \"project\": \"NAME\" in a request, project:NAME in Slack — or set "
+            f"RAGQA_DEFAULT_PROJECT")
 
 
 @dataclass
@@ -412,12 +442,22 @@ def _counted(usage: Usage, prompt: str, raw: list[str], model: str) -> Usage:
 
 
 def _check_question(question: str, limit: int) -> str:
-    question = question.strip()
+    question = question.replace("\x00", " ").strip()
     if not question:
         raise BadQuestionError("the question is empty")
+    if not _encodable(question):
+        raise BadQuestionError("the question is not valid text (it holds unpaired surrogates)")
     if len(question) > limit:
         raise BadQuestionError(f"the question is {len(question)} characters long; {limit} at most")
     return question
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _search_text(question: str, history: Sequence[Turn]) -> str:

@@ -8,8 +8,10 @@ replicas can serve one Chroma server.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragqa.api import ask, chat, errors, ops, projects
 from ragqa.api.deps import Auth, RateLimiter, Services
+from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
 from ragqa.index import get_embedder
 from ragqa.settings import Settings
@@ -53,20 +56,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _mount_slack(app: FastAPI, settings: Settings, services: Services) -> None:
-    """`POST /slack/events`: Slack's signed requests (events, `/ask`, buttons) for the bot."""
+    """`POST /slack/events`: Slack's signed requests (events, `/ask`, buttons) for the bot. The
+    signature is checked on the raw body first (401 otherwise); only then is the body parsed
+    (400 when it is malformed) and handed to bolt."""
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
     from ragqa.slack import SlackBot, build_app
+    from ragqa.slack.bot import signature_problem
 
     bot = SlackBot(settings, lambda: services.answerer, lambda: services.feedback)
     bolt = build_app(settings, bot)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        # dispatch checks the signature and acks; listeners then run in bolt's own threads
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        problem = signature_problem(secret, body, request.headers.get("x-slack-request-timestamp"),
+                                    request.headers.get("x-slack-signature"))
+        if problem:
+            raise ApiError(401, "unauthorized", problem)
+        try:
+            incoming = to_bolt_request(request, body)
+        except Exception as error:  # a signed body that is not JSON or a form: Slack never sends one
+            raise ApiError(400, "bad_request", f"the Slack request body is malformed "
+                                               f"({type(error).__name__})") from error
+        # dispatch acks; listeners then run in bolt's own threads
+        response = await run_in_threadpool(bolt.dispatch, incoming)
         return to_starlette_response(response)
+
+
+def _request_id(given: bytes) -> str:
+    """The client's X-Request-ID when it is a plain token, else a new one."""
+    text = given.decode("latin-1")
+    return text if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) else uuid.uuid4().hex[:16]
 
 
 def _warm_up(settings: Settings) -> None:
@@ -76,7 +98,8 @@ def _warm_up(settings: Settings) -> None:
 
 
 class _Guard:
-    """Refuses bodies over the size limit (413) and counts every request for /metrics."""
+    """Gives every request an id (X-Request-ID, in errors and log lines), refuses bodies over
+    the size limit (413) and counts every request for /metrics."""
 
     def __init__(self, app: ASGIApp, max_body: int, metrics: Metrics) -> None:
         self.app, self.max_body, self.metrics = app, max_body, metrics
@@ -87,11 +110,20 @@ class _Guard:
             return
         started = time.perf_counter()
         status = {"code": 500}
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await self._too_large(send, status)
+        headers = dict(scope["headers"])
+        ident = _request_id(headers.get(b"x-request-id", b""))
+        scope.setdefault("state", {})["request_id"] = ident
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", ident.encode())]
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await self._too_large(send_with_id, status, ident, bad=not length.isdigit())
         else:
-            await self._forward(scope, receive, send, status)
+            await self._forward(scope, receive, send_with_id, status)
         route = getattr(scope.get("route"), "path", "unmatched")
         self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
         self.metrics.latency.labels(route).observe(time.perf_counter() - started)
@@ -114,9 +146,12 @@ class _Guard:
 
         await self.app(scope, limited_receive, watched_send)
 
-    async def _too_large(self, send: Send, status: dict[str, int]) -> None:
-        response = errors.error_response(413, "too_large", f"the body is over {self.max_body} bytes")
-        status["code"] = 413
+    async def _too_large(self, send: Send, status: dict[str, int], ident: str, bad: bool) -> None:
+        message = "the Content-Length header is not a number" if bad else \
+            f"the body is over {self.max_body} bytes"
+        status["code"] = 400 if bad else 413
+        response = errors.error_response(status["code"], "bad_request" if bad else "too_large", message,
+                                         request_id=ident)
 
         async def no_body() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}

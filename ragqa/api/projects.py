@@ -24,6 +24,7 @@ class ProjectCreate(BaseModel):
     exclude: list[str] | None = Field(None, max_length=100)
     audience: str | None = Field(None, max_length=200)
     instructions: str | None = Field(None, max_length=4_000)
+    replace: bool = Field(False, description="Index this source under a name another source holds.")
 
 
 @router.get("/projects")

@@ -61,13 +61,49 @@ def _connect(settings: Settings) -> Any:
 
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """Failures of the store (a Chroma server gone away) become `StoreUnavailableError`."""
+    """An outage of the store — connection refused or reset, a timeout, a server error —
+    becomes `StoreUnavailableError` (HTTP 503 + Retry-After). Anything else is not an outage
+    and is left as it is: a bug, reported as an internal error, never as "the store is down"."""
     try:
         yield
     except RagqaError:
         raise
     except Exception as error:
-        raise StoreUnavailableError(f"the vector store failed: {type(error).__name__}: {error}") from error
+        if is_outage(error):
+            raise StoreUnavailableError(f"the vector store is unavailable: {_one_line(error)}") from error
+        raise
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the store cannot be reached or is failing, rather than that a
+    request to it was wrong."""
+    import httpx
+
+    if isinstance(error, (ConnectionError, TimeoutError, httpx.TransportError)):
+        return True
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code >= 500
+    names = {kind.__name__ for kind in type(error).__mro__}
+    if names & {"InternalError", "OperationalError", "DatabaseError"}:  # chromadb 5xx, sqlite
+        return True
+    return "could not connect to a chroma server" in str(error).lower()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def get_collection(client: Any, name: str) -> Any | None:
+    """An existing collection, or None when there is none (reading never creates one)."""
+    try:
+        return client.get_collection(name=name, embedding_function=None)
+    except Exception as error:
+        if is_outage(error):
+            raise
+        if "does not exist" in str(error) or type(error).__name__ == "NotFoundError":
+            return None
+        raise
 
 
 def get_or_create_collection(client: Any, name: str, metadata: dict[str, Any]) -> Any:

@@ -25,12 +25,22 @@ class DocumentCollection(Generic[Model]):
         self.model = model
 
     def get(self, item_id: str) -> Model | None:
+        document = self.raw(item_id)
+        return None if document is None else self.model.model_validate_json(document)
+
+    def raw(self, item_id: str) -> str | None:
+        """The stored JSON of one record, unparsed (None when there is none)."""
         documents = self.collection.get(ids=[item_id], include=["documents"])["documents"] or []
-        return self.model.model_validate_json(documents[0]) if documents else None
+        return (documents[0] or "") if documents else None
 
     def find(self, where: dict[str, Any] | None = None) -> list[Model]:
-        documents = self.collection.get(where=where, include=["documents"])["documents"] or []
-        return [self.model.model_validate_json(document) for document in documents]
+        return [self.model.model_validate_json(document) for _, document in self.find_raw(where)]
+
+    def find_raw(self, where: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """(id, stored JSON) of the records matching `where`, unparsed."""
+        found = self.collection.get(where=where, include=["documents"])
+        return [(item_id, document or "")
+                for item_id, document in zip(found["ids"], found["documents"] or [], strict=True)]
 
     def metadata(self, item_id: str) -> dict[str, Any] | None:
         metadatas = self.collection.get(ids=[item_id], include=["metadatas"])["metadatas"] or []

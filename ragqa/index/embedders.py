@@ -12,6 +12,7 @@ Heavy libraries are imported when a model is first needed, so commands that embe
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 from ragqa.errors import ConfigError
 from ragqa.index import onnx_model
 from ragqa.settings import Settings
+
+log = logging.getLogger("ragqa.index")
 
 
 class Embedder(Protocol):
@@ -73,12 +76,16 @@ class LocalEmbedder:
         target = (onnx_model.onnx_path(self.cache_dir, model_dir, self.name.split(":", 1)[-1])
                   if self.cache_dir and max_length else None)
         if target is not None and max_length is not None and target.exists():
-            try:
-                encoder = onnx_model.OnnxEncoder(target, model_dir, max_length)
-                self.engine = "onnx"
-                return encoder.encode
-            except Exception:  # a damaged export: torch below writes it again
-                target.unlink(missing_ok=True)
+            problem = onnx_model.damage(target)
+            if problem is None:
+                try:
+                    encoder = onnx_model.OnnxEncoder(target, model_dir, max_length)
+                    self.engine = "onnx"
+                    return encoder.encode
+                except Exception as error:  # a damaged export: it is written again below
+                    problem = f"onnxruntime cannot load it ({type(error).__name__})"
+            log.warning("model: the ONNX export %s is damaged (%s); rebuilding it", target, problem)
+            target.unlink(missing_ok=True)
         model = self._load_torch(model_dir)
         if target is not None:
             onnx_model.export(model, target)

@@ -15,6 +15,7 @@ replica, a wiped `storage/`) rebuilds it from the stored chunk texts.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+log = logging.getLogger("ragqa.index")
 TOKENIZER_VERSION = "lex-2"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+")
 _VERSIONED = re.compile(r"\b([A-Za-z]{2,})/(\d)\b")
@@ -276,7 +278,7 @@ class LexicalIndex:
                   for part in ("indptr", "terms", "counts")}
         try:
             with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, ids=np.array(self.ids, dtype=str),
+                np.savez(stream, ids=np.array(self.ids, dtype=str), key=np.array(manifest_key(self.ids)),
                          vocabulary=np.array(self.vocabulary, dtype=str), **arrays)
             os.replace(temporary, path)
         except BaseException:
@@ -284,8 +286,12 @@ class LexicalIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path) -> LexicalIndex:
+    def load(cls, path: Path, key: str) -> LexicalIndex:
+        """Read an index file, checking that it is whole (zip CRCs) and is the index of the
+        chunks `key` names (a file copied from elsewhere is not)."""
         with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) != key:
+                raise ValueError("it indexes another set of chunks")
             fields = {name: _Field(data[f"{name}_indptr"], data[f"{name}_terms"], data[f"{name}_counts"])
                       for name in FIELDS}
             return cls(data["ids"].tolist(), data["vocabulary"].tolist(), fields)
@@ -301,10 +307,17 @@ class LexicalStore:
         return self.root / collection / f"{manifest_key(live_ids)}.npz"
 
     def load(self, collection: str, live_ids: set[str]) -> LexicalIndex | None:
+        """The saved index of exactly these chunks; None when there is none. A damaged file
+        (truncated, corrupt, foreign) is reported in one line and removed, to be rebuilt."""
         path = self.path(collection, live_ids)
+        if not path.exists():
+            return None
         try:
-            return LexicalIndex.load(path)
-        except (OSError, ValueError, KeyError):
+            return LexicalIndex.load(path, manifest_key(live_ids))
+        except Exception as error:  # any damage: the file is a cache, rebuilt from the store
+            log.warning("lexical index %s is damaged (%s); rebuilding it from the vector store",
+                        path, _describe(error))
+            path.unlink(missing_ok=True)
             return None
 
     def update(self, collection: str, live_ids: set[str], new_docs: dict[str, LexicalDoc],
@@ -338,6 +351,11 @@ class LexicalStore:
     def drop(self, collection: str) -> None:
         """Delete every index file of a collection."""
         shutil.rmtree(self.root / collection, ignore_errors=True)
+
+
+def _describe(error: Exception) -> str:
+    text = " ".join(str(error).split())[:120]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def manifest_key(live_ids: Iterable[str]) -> str:

@@ -136,11 +136,41 @@ def export(sentence_transformer: Any, target: Path) -> bool:
                 dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
                               "last_hidden_state": axes})
         os.replace(temporary, target)
+        write_checksum(target)
         return True
     except Exception:  # no onnx package, an unsupported model: torch stays in use
         return False
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def checksum_path(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+def write_checksum(target: Path) -> None:
+    """Record the export's digest beside it, so a damaged or swapped file is noticed."""
+    checksum_path(target).write_text(_sha256(target) + "\n", encoding="utf-8")
+
+
+def damage(target: Path) -> str | None:
+    """Why the export at `target` cannot be trusted (missing, truncated, foreign); None if whole."""
+    if not target.exists():
+        return "it is missing"
+    side = checksum_path(target)
+    if not side.exists():
+        return "its checksum file is missing"
+    if side.read_text(encoding="utf-8").strip() != _sha256(target):
+        return "its checksum does not match (truncated or replaced)"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json(path: Path) -> Any:

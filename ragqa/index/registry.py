@@ -10,14 +10,31 @@ rather than in a local file means API replicas sharing one Chroma server share t
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from ragqa.errors import BadRequestError, DamagedProjectError
 from ragqa.index.documents import DocumentCollection
 
 REGISTRY_COLLECTION = "ragqa-projects"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
+NAME_RULE = "letters, digits and . _ - @ / + (starting with a letter or digit, 100 at most, no '..')"
+
+
+def check_name(name: str) -> str:
+    """`name` if it can be a project name; else a `BadRequestError` that says what a name is.
+    Checked at every door (CLI options, HTTP bodies and paths, Slack's `project:`) before the
+    name reaches the store."""
+    if not _NAME.match(name) or ".." in name:
+        shown = name if len(name) <= 60 else name[:60] + "…"
+        raise BadRequestError(f"{shown.encode('unicode_escape').decode()!r} is not a project name: "
+                              f"a name holds {NAME_RULE}")
+    return name
 
 
 class FileEntry(BaseModel):
@@ -30,6 +47,7 @@ class FileEntry(BaseModel):
     kind: str
     chunks: list[str]
     symbols: list[tuple[str, str, int, int, int]] = Field(default_factory=list)
+    redacted: int = 0  # secrets replaced by markers in this file's text
 
 
 class ProjectRecord(BaseModel):
@@ -48,6 +66,7 @@ class ProjectRecord(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     audience: str = "developer"
     instructions: str = ""
+    redact_secrets: bool = False  # whether secrets in the files were replaced before indexing
     indexed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     files: dict[str, FileEntry] = Field(default_factory=dict)
 
@@ -76,7 +95,10 @@ class Registry:
         self._records = DocumentCollection(client, REGISTRY_COLLECTION, ProjectRecord)
 
     def get(self, name: str) -> ProjectRecord | None:
-        return self._records.get(name)
+        """The project's record; None when there is none, `DamagedProjectError` when its stored
+        record cannot be read (that project alone is then unavailable)."""
+        raw = self._records.raw(name)
+        return None if raw is None else _parse(name, raw)
 
     def stamp(self, name: str) -> str | None:
         """A value that changes whenever the project's record is rewritten (cheap to read)."""
@@ -88,7 +110,23 @@ class Registry:
         return self._records.ids()
 
     def all(self) -> list[ProjectRecord]:
-        return sorted(self._records.find(), key=lambda record: record.name)
+        """Every readable record, by name (damaged ones are left out: see `damaged`)."""
+        return [entry for entry in self.listing() if isinstance(entry, ProjectRecord)]
+
+    def listing(self) -> list[ProjectRecord | DamagedRecord]:
+        """Every record by name, a damaged one as a `DamagedRecord` instead of an error."""
+        entries: list[ProjectRecord | DamagedRecord] = []
+        for name, raw in self._records.find_raw():
+            try:
+                entries.append(_parse(name, raw))
+            except DamagedProjectError as error:
+                entries.append(DamagedRecord(name, str(error), _loose(raw).get("source")))
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def raw_field(self, name: str, field: str) -> Any:
+        """One field of a record, read loosely (to remove or rebuild a damaged project)."""
+        raw = self._records.raw(name)
+        return None if raw is None else _loose(raw).get(field)
 
     def put(self, record: ProjectRecord) -> None:
         """Write the record in one step (the commit point of an ingest)."""
@@ -96,3 +134,45 @@ class Registry:
 
     def delete(self, name: str) -> None:
         self._records.delete(name)
+
+
+@dataclass(frozen=True)
+class DamagedRecord:
+    """A project whose stored record cannot be read."""
+
+    name: str
+    error: str
+    source: str | None
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "state": "damaged", "error": self.error, "source": self.source}
+
+
+def _parse(name: str, raw: str) -> ProjectRecord:
+    try:
+        return ProjectRecord.model_validate_json(raw)
+    except (ValidationError, ValueError) as error:
+        reason = _reason(error)
+        source = _loose(raw).get("source")
+        rebuild = f"`ragqa ingest {source} --name {name} --replace`" if source else \
+            f"`ragqa ingest <its source> --name {name} --replace`"
+        raise DamagedProjectError(f"project {name!r} is damaged ({reason}): {rebuild} rebuilds it, "
+                                  f"`ragqa remove {name}` drops it") from error
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "json_invalid":
+            return "its record is not valid JSON"
+        return f"its record has a bad or missing field {where!r}" if where else "its record is unreadable"
+    return "its record is unreadable"
+
+
+def _loose(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

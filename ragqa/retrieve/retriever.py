@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ragqa.errors import ModelError, RagqaError
 from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
 from ragqa.query import Query
@@ -90,7 +91,7 @@ class Retriever:
         count = min(wanted, project.record.chunk_count)
         if count == 0:
             return [], 0.0
-        vector = self.embedder.embed_query(query.text)
+        vector = embed_query(self.embedder, query.text)
         if project.memory is not None:
             nearest = project.memory.nearest(vector, count * (1 if filters.kind is None else 4))
         else:
@@ -181,6 +182,17 @@ class Retriever:
                 if score in others else others
             lifted.append((chunk_id, score + weight * sum(others[:2])))
         return sorted(lifted, key=lambda item: -item[1])
+
+
+def embed_query(embedder: Embedder, text: str) -> list[float]:
+    """The question's vector; a failing model is a `ModelError` that names the model."""
+    try:
+        return embedder.embed_query(text)
+    except RagqaError:
+        raise
+    except Exception as error:
+        raise ModelError(f"the embedding model ({embedder.name}) failed: {type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}") from error
 
 
 def fuse(rankings: Sequence[list[str]], weights: Sequence[float], rrf_k: int,

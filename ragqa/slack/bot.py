@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +151,24 @@ class SlackBot:
 
 def _plain(text: str) -> dict[str, Any]:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def signature_problem(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                      now: float | None = None) -> str | None:
+    """Why a request claiming to come from Slack must be refused, checked on the raw body before
+    anything parses it; None when its signature is good and fresh (Slack's 5 minutes)."""
+    from slack_sdk.signature import SignatureVerifier
+
+    if not timestamp or not signature:
+        return "the Slack signature headers are missing"
+    if not timestamp.isdigit():
+        return "the Slack request timestamp is not a number"
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > 300:
+        return "the Slack request timestamp is too old (or in the future)"
+    if not SignatureVerifier(secret).is_valid(body, timestamp, signature):
+        return "the Slack signature does not match"
+    return None
 
 
 def build_app(settings: Settings, bot: SlackBot) -> App:
