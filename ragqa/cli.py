@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichBars
 from rich.table import Table
 
@@ -30,13 +39,27 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from ragqa import __version__
+
+        print(f"ragqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """Ask a codebase: answers with links to the exact lines."""
+
+
 class BarsProgress:
     """Rich progress bars on stderr (only on a terminal), plus notes for the user."""
 
     def __init__(self, verbose: bool) -> None:
         self.verbose = verbose
-        self.bars = RichBars(TextColumn("{task.description:>10}"), BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+        self.bars = RichBars(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err,
                              transient=True, disable=not err.is_terminal)
         self.task: TaskID | None = None
 
@@ -114,17 +137,28 @@ def ask(
 ) -> None:
     """Answer a question about an indexed project, with links to the exact lines."""
     from ragqa.answer import Answerer
+    from ragqa.index.registry import check_name
     from ragqa.retrieve import Filters
 
     if only not in (None, "code", "docs"):
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
+    if project is not None:
+        check_name(project)
     answerer = Answerer(Settings())
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
     if as_json or not out.is_terminal:
         answer = answerer.ask(question, project, top_k, filters)
-        print(answer.model_dump_json() if as_json else answer.answer)
+        print(answer.model_dump_json() if as_json else answer.answer + _closest(answer))
         return
     _stream_to_terminal(answerer.stream(question, project, top_k, filters))
+
+
+def _closest(answer: Answer) -> str:
+    """After "Hmm, I'm not sure.": where ragqa looked, so the reader can check for themselves."""
+    if answer.answered or not answer.sources:
+        return ""
+    lines = "\n".join(f"- {s.path}#L{s.start_line}-L{s.end_line} ({s.url})" for s in answer.sources[:5])
+    return f"\n\nThe closest passages it found:\n{lines}"
 
 
 def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
@@ -139,7 +173,7 @@ def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
                 text += event.text
                 live.update(Markdown(text))
             elif event.answer is not None:
-                live.update(Markdown(event.answer.answer))
+                live.update(Markdown(event.answer.answer + _closest(event.answer)))
                 _footer(event.answer)
 
 
@@ -291,6 +325,7 @@ def _print_checks(results: list[CheckResult]) -> None:
 def slack() -> None:
     """Run the Slack bot in Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackClientError
 
     from ragqa.answer import Answerer
     from ragqa.feedback import FeedbackStore
@@ -301,12 +336,24 @@ def slack() -> None:
     if not settings.slack_app_token or not settings.slack_app_token.get_secret_value():
         raise RagqaError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or mount the bot in `ragqa serve` with SLACK_SIGNING_SECRET")
-    answerer = Answerer(settings)
-    feedback = FeedbackStore(chroma_client(settings))
+    answerer = functools.cache(lambda: Answerer(settings))  # made on the first question, not before
+    feedback = functools.cache(lambda: FeedbackStore(chroma_client(settings)))
     bolt = build_app(settings.model_copy(update={"slack_signing_secret": None}),
-                     SlackBot(settings, lambda: answerer, lambda: feedback))
+                     SlackBot(settings, answerer, feedback))
     err.print("ragqa Slack bot: connecting in Socket Mode (Ctrl-C stops it)", highlight=False)
-    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    logging.getLogger("slack_bolt").setLevel(logging.CRITICAL)  # its failure is said below, once
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
+    handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    try:
+        handler.start()  # type: ignore[no-untyped-call]
+    except (OSError, SlackClientError) as error:
+        raise RagqaError(f"cannot reach Slack ({_reason(error)}): check the network, SLACK_BOT_TOKEN and "
+                         "SLACK_APP_TOKEN (an xapp- token with connections:write)") from error
+
+
+def _reason(error: BaseException) -> str:
+    reason = getattr(error, "reason", None) or getattr(error, "response", None) or error
+    return " ".join(str(reason).split())[:160] or type(error).__name__
 
 
 @app.command()
@@ -348,18 +395,29 @@ def _figure(figures: dict[str, float], metric: str) -> str:
 def projects(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """List the indexed projects."""
-    from ragqa.ingest import Ingester
-
-    records = [record.summary() for record in Ingester(Settings()).projects()]
+    """List the indexed projects, and say which storage they are in."""
+    settings = Settings()
+    records = projects_in(settings)
     if as_json:
         print(json.dumps(records))
         return
+    err.print(f"storage: {settings.storage_dir}", style="dim", highlight=False)
     if not records:
-        out.print("no projects yet: run `ragqa ingest <git URL or path>`")
+        out.print(f"no projects yet in {settings.storage_dir}: run `ragqa ingest <git URL or path>`",
+                  highlight=False)
+        return
+    if not out.is_terminal:  # piped: whole rows, tab-separated, never cut to a width
+        for record in records:
+            cells = ([record["name"], "damaged", record["error"]] if record["state"] == "damaged" else
+                     [record["name"], record["commit"], str(record["files"]), str(record["chunks"]),
+                      record["source"], record["indexed_at"]])
+            print("\t".join(cells))
         return
     table = Table("project", "commit", "files", "chunks", "source", "indexed at")
     for record in records:
+        if record["state"] == "damaged":
+            table.add_row(record["name"], "[red]damaged[/]", "", "", record["error"], "")
+            continue
         table.add_row(record["name"], record["commit"][:12], str(record["files"]),
                       str(record["chunks"]), record["source"], record["indexed_at"][:19])
     out.print(table)
@@ -372,6 +430,16 @@ def remove(name: Annotated[str, typer.Argument(help="The project to delete.")]) 
 
     Ingester(Settings()).remove(name)
     out.print(f"removed {name}")
+
+
+def projects_in(settings: Settings) -> list[dict[str, Any]]:
+    """The projects of the storage `settings` name; an embedded store that does not exist yet
+    has none (and is not created just to say so)."""
+    from ragqa.ingest import Ingester
+
+    if not settings.chroma_url and not settings.chroma_dir.exists():
+        return []
+    return Ingester(settings).listing()
 
 
 def main() -> None:

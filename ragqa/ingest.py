@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -214,13 +214,19 @@ class Ingester:
                        ref=request.ref or record.ref)
 
     def get(self, name: str) -> ProjectRecord:
-        record = self.registry.get(name)
+        """The project's record (`ProjectNotFoundError` if there is none)."""
+        record = self.registry.get(check_name(name))
         if record is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
         return record
 
     def projects(self) -> list[ProjectRecord]:
+        """Every readable project, by name."""
         return self.registry.all()
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every project's summary by name; a damaged one says so, and how to fix it."""
+        return [entry.summary() for entry in self.registry.listing()]
 
     def remove(self, name: str) -> None:
         """Delete a project: its record first (so it disappears at once), then its data. A
@@ -262,6 +268,7 @@ class Ingester:
             reusable.live_ids() if reusable else None,
             fetch=lambda ids: [lexical_doc(stored) for stored in store.get(ids)])
         self.registry.put(record)
+        self.progress.note(f"committed {record.name} @ {record.commit[:12]}", verbose=True)
         self._collect_garbage(store, record, previous)
         counts = _count_changes(previous.files if previous else {}, record.files)
         return IngestSummary(
@@ -276,8 +283,11 @@ class Ingester:
         rules = FileFilter(record.include, record.exclude, self.settings.max_file_bytes)
         kept: dict[str, str] = {}
         for file in snapshot.files:
-            if rules.skip_by_path(file.path, file.size) is None:
+            reason = rules.skip_by_path(file.path, file.size)
+            if reason is None:
                 kept[file.path] = file.blob
+            else:
+                self.progress.note(f"skipped {file.path}: {reason}", verbose=True)
         return kept, len(snapshot.files) - len(kept)
 
     def _chunk(self, snapshot: Snapshot, paths: Sequence[str], blobs: dict[str, str]
@@ -297,6 +307,8 @@ class Ingester:
                 dropped += 1
                 if reason is None:
                     self.progress.note(f"skipped {path}: not valid UTF-8 text")
+                else:
+                    self.progress.note(f"skipped {path}: {reason}", verbose=True)
                 continue
             secrets = self._redact(path, text)
             chunked = read_file(path, secrets.text, limits)
@@ -360,6 +372,7 @@ class Ingester:
         stale = store.all_ids() - record.live_ids()
         if stale:
             store.delete(stale)
+            self.progress.note(f"deleted {len(stale)} stale chunks", verbose=True)
         if previous and previous.collection != record.collection:
             delete_collection(self.client, previous.collection)
             self.lexical.drop(previous.collection)

@@ -71,7 +71,10 @@ class Jobs:
                            lambda progress: Ingester(self.settings, progress).ingest(request, self.policy))
 
     def refresh(self, name: str) -> Job:
-        self.ingester.get(name)  # 404 now rather than a failed job
+        """Re-ingest a project; an unknown project (404) or a source this server may not fetch
+        (400, e.g. a local path) is refused now rather than as a failed job."""
+        record = self.ingester.get(name)
+        self.policy.vet(parse_source(record.source))
         return self._start(Job(id=_new_id(), kind="refresh", project=name),
                            lambda progress: Ingester(self.settings, progress).refresh(name, self.policy))
 

@@ -17,6 +17,10 @@ from typing import Literal
 from markdown_it import MarkdownIt
 
 LineKind = Literal["fence", "code", "text"]
+# An inline link `[text](target "title")` (or image), as CommonMark reads it: a backslash-escaped
+# bracket (`\[`, `\]`) is text, so an escaped file name such as `a\](x)` never becomes a link.
+MD_LINK = (r"(?P<image>!?)(?<!\\)\[(?P<text>(?:\\.|[^\]\\\n])*)\]"
+           r"\((?P<target><[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 _LEADING_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")

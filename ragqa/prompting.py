@@ -52,7 +52,7 @@ def content_type(record: ProjectRecord) -> str:
     return "code and docs"
 
 
-def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: str,
+def render_qa(prompts_dir: Path | None, record: ProjectRecord, question: str, context: str,
               history: Sequence[tuple[str, str]] = ()) -> str:
     """The QA prompt for `question` about the project of `record`; `history` is the conversation
     so far as (role, text) pairs, oldest first."""
@@ -69,7 +69,7 @@ def render_qa(prompts_dir: Path, record: ProjectRecord, question: str, context: 
     return rendered.strip() + "\n"
 
 
-def pack(prompts_dir: Path, record: ProjectRecord, question: str, sources: Sequence[ContextSource],
+def pack(prompts_dir: Path | None, record: ProjectRecord, question: str, sources: Sequence[ContextSource],
          window: int, answer_tokens: int, model: str | None = None,
          history: Sequence[tuple[str, str]] = ()) -> tuple[str, list[ContextSource]]:
     """The rendered prompt and the sources that fit in it, best first.
@@ -94,25 +94,39 @@ def count_tokens(text: str, model: str | None = None) -> int:
     return len(_encoding(model).encode(text, disallowed_special=()))
 
 
-def render_rerank(prompts_dir: Path, question: str, passages: Sequence[dict[str, Any]]) -> str:
+def render_rerank(prompts_dir: Path | None, question: str, passages: Sequence[dict[str, Any]]) -> str:
     """The listwise reranking prompt: the question and numbered passages."""
     rendered: str = _template(prompts_dir, RERANK_TEMPLATE).render(question=question, passages=passages)
     return rendered.strip() + "\n"
 
 
+def packaged_prompts() -> Path:
+    """The prompt templates that ship inside ragqa (the top-level `prompts/` of its source,
+    packaged as `ragqa.prompts`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ragqa.prompts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("ragqa's prompt templates are missing: reinstall ragqa")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 @cache
-def _template(prompts_dir: Path, name: str) -> Any:
+def _template(prompts_dir: Path | None, name: str) -> Any:
+    """A template from `prompts_dir` (your own), else the packaged one of that name."""
     import jinja2
 
+    folders = [str(folder) for folder in (prompts_dir, packaged_prompts()) if folder is not None]
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(prompts_dir)), undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, autoescape=False)
     try:
         return environment.get_template(name)
     except jinja2.TemplateNotFound as error:
-        raise ConfigError(f"no {name} in the prompts folder {prompts_dir}") from error
+        raise ConfigError(f"no {name} in {' or '.join(folders)}: reinstall ragqa, or add the "
+                          f"template to RAGQA_PROMPTS_DIR") from error
     except jinja2.TemplateSyntaxError as error:
-        raise ConfigError(f"{prompts_dir / name} line {error.lineno}: {error.message}") from error
+        raise ConfigError(f"{error.filename or name} line {error.lineno}: {error.message}") from error
 
 
 @cache

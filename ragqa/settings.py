@@ -13,7 +13,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAGQA_", env_file=".env", extra="ignore")
 
-    storage_dir: Path = Field(Path("storage"), description="Clones, the embedded Chroma, locks.")
+    storage_dir: Path = Field(
+        default_factory=lambda: find_storage(Path.cwd()),
+        description="Clones, the embedded Chroma, keyword indexes, locks. Unset: a `storage/` holding "
+                    "a ragqa index in this folder or a parent, else the user data folder.")
     chroma_url: str | None = Field(
         None, description="A Chroma server (http://host:port); unset means embedded Chroma."
     )
@@ -96,9 +99,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_context_window: int = Field(8_192, ge=1_024, description="The model's window, in tokens.")
     llm_answer_tokens: int = Field(700, ge=64, description="Tokens kept free for the answer.")
-    prompts_dir: Path = Field(
-        Path(__file__).resolve().parent.parent / "prompts",
-        description="Folder of prompt templates (qa.md.j2); point elsewhere to override them.")
+    prompts_dir: Path | None = Field(
+        None, description="A folder of your own prompt templates (qa.md.j2, rerank.md.j2); a template "
+                          "it lacks comes from the ones packaged with ragqa.")
 
     host: str = Field("127.0.0.1", description="Where `ragqa serve` listens.")
     port: int = Field(8000, ge=1, le=65535)
@@ -109,6 +112,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Requests per minute per token (per client address without tokens); 0 = off.")
     max_body_bytes: int = Field(65_536, ge=1_024, description="Largest request body accepted.")
+    body_timeout_s: float = Field(30.0, gt=0, description="Longest a request body may take to arrive (408).")
     max_question_chars: int = Field(4_000, ge=10)
     max_input_file_bytes: int = Field(
         1_000_000, ge=1_024, description="Largest checks or question-set file `ragqa check`/`eval` read.")
@@ -149,6 +153,25 @@ class Settings(BaseSettings):
     @property
     def locks_dir(self) -> Path:
         return self.storage_dir / "locks"
+
+
+STORAGE_PARTS = ("chroma", "lexical", "repos", "locks", "models")
+STORAGE_MARKER = ".ragqa"  # a folder named storage/ holding this file is a ragqa storage
+
+
+def find_storage(start: Path) -> Path:
+    """Where ragqa keeps its data when RAGQA_STORAGE_DIR is not set: a `storage/` folder that holds
+    a ragqa index (or its `.ragqa` marker) in `start` or one of its parents (as git finds `.git`),
+    else the user's data folder (`~/.local/share/ragqa` on Linux, `~/Library/Application
+    Support/ragqa` on macOS)."""
+    for folder in (start, *start.parents):
+        candidate = folder / "storage"
+        marked = (candidate / STORAGE_MARKER).is_file()
+        if marked or any((candidate / part).is_dir() for part in STORAGE_PARTS):
+            return candidate
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ragqa", appauthor=False))
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -99,8 +99,8 @@ def test_ask_as_json_and_as_server_sent_events(server: tuple[str, Settings], sam
 def test_the_openai_sdk_works_unchanged(server: tuple[str, Settings]) -> None:
     url, _ = server
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=ASK, max_retries=0)
-    assert [model.id for model in client.models.list()] == ["sample"]
-    completion = client.chat.completions.create(model="sample", messages=[
+    assert [model.id for model in client.models.list()] == ["ragqa", "project:sample"]
+    completion = client.chat.completions.create(model="project:sample", messages=[
         {"role": "system", "content": "be brief"}, {"role": "user", "content": QUESTION}])
     content = completion.choices[0].message.content or ""
     assert "retry_with_backoff" in content and "**References**" in content

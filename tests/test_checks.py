@@ -94,7 +94,8 @@ def test_checks_in_process_and_bad_files(server: tuple[str, Path], cli_env: dict
     passing = tmp_path / "pass.yaml"
     passing.write_text(PASSING)
     assert run_cli(env, "check", str(passing)).returncode == 0
-    for content, fragment in [("- question: q\n  answerd: true\n", "Extra inputs"),
+    typo = "check 1: unknown key 'answerd' (did you mean 'answered'?)"
+    for content, fragment in [("- question: q\n  answerd: true\n", typo),
                               ("{{ not yaml", "not valid YAML"), ("[]", "holds no checks")]:
         bad = tmp_path / "bad.yaml"
         bad.write_text(content)

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ragqa.ingest import Ingester, IngestRequest
@@ -54,6 +55,20 @@ def add_many_functions(repo: GitRepo, files: int) -> None:
         repo.write(f"src/handlers/h{index}.py", body)
 
 
+def kill_ingest(env: dict[str, str], repo: GitRepo, marker: str) -> bool:
+    """Run `ragqa ingest -v` and SIGKILL it on the first progress line starting with `marker`;
+    True when it was killed (not finished first)."""
+    with subprocess.Popen([sys.executable, "-m", "ragqa", "ingest", str(repo.root), "-v"], env=env,
+                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith(marker):
+                child.send_signal(signal.SIGKILL)
+                break
+        child.wait(timeout=60)
+    return child.returncode == -signal.SIGKILL
+
+
 def test_killed_ingest_keeps_old_index_and_next_ingest_finishes(
         repo: GitRepo, cli_env: dict[str, str]) -> None:
     first = run_cli(cli_env, "ingest", str(repo.root), "--json")
@@ -63,16 +78,7 @@ def test_killed_ingest_keeps_old_index_and_next_ingest_finishes(
     new_commit = repo.commit("many handlers")
 
     env = {**cli_env, "RAGQA_EMBED_BATCH_SIZE": "1"}  # 4 chunks per stored batch
-    with subprocess.Popen([sys.executable, "-m", "ragqa", "ingest", str(repo.root), "-v"],
-                          env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                          text=True) as child:
-        assert child.stderr is not None
-        for line in child.stderr:
-            if line.startswith("stored batch 3/"):
-                child.send_signal(signal.SIGKILL)
-                break
-        child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    assert kill_ingest(env, repo, "stored batch 3/"), "the ingest finished before it could be killed"
 
     after_kill = inspect(cli_env, "sample")
     assert after_kill["commit"] == old_commit, "the registry still points at the old index"
@@ -100,23 +106,8 @@ def _free_port() -> int:
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     """A real Chroma server on a loopback port, with its data in a temp dir."""
     port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    server = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail("chroma run did not answer its heartbeat")
-    yield url
+    server = _start_chroma(tmp_path / "chroma-server", port)
+    yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=30)
 
@@ -134,3 +125,60 @@ def test_server_mode(repo: GitRepo, tmp_path: Path, chroma_server: str) -> None:
     assert ingester.ingest(IngestRequest(source=repo.url)).updated == 1
     assert_index_matches_repo(settings, "sample", repo)
     assert [p.name for p in Ingester(settings).projects()] == ["sample"]
+
+
+def test_a_kill_right_after_the_commit_point_leaves_a_consistent_index(
+        repo: GitRepo, cli_env: dict[str, str]) -> None:
+    assert run_cli(cli_env, "ingest", str(repo.root)).returncode == 0
+    add_many_functions(repo, 10)
+    new_commit = repo.commit("handlers")
+    assert kill_ingest(cli_env, repo, "committed ")
+    state = inspect(cli_env, "sample")
+    assert state["commit"] == new_commit and state["live_missing"] == 0, "the new record names stored chunks"
+    again = json.loads(run_cli(cli_env, "ingest", str(repo.root), "--json").stdout)
+    assert again["embedded"] == 0, "everything the killed run stored is reused"
+    final = inspect(cli_env, "sample")
+    assert final["orphans"] == 0 and final["live"] == final["stored"]
+
+
+def test_a_chroma_restart_under_a_running_server(repo: GitRepo, tmp_path: Path) -> None:
+    from ragqa.api import create_app
+    from tests.live_server import LiveServer
+
+    port = _free_port()
+    data = tmp_path / "chroma-data"
+    chroma = _start_chroma(data, port)
+    settings = Settings(storage_dir=tmp_path / "local", chroma_url=f"http://127.0.0.1:{port}", llm="none",
+                        rate_limit_per_minute=0, project_check_s=0, _env_file=None)  # type: ignore[call-arg]
+    Ingester(settings).ingest(IngestRequest(source=repo.url))
+    ask = {"question": "How do I retry with backoff?"}
+    try:
+        with LiveServer(create_app(settings)) as url:
+            assert httpx.post(f"{url}/ask", json=ask, timeout=60).status_code == 200
+            chroma.terminate()
+            chroma.wait(timeout=30)
+            down = httpx.post(f"{url}/ask", json=ask, timeout=60)
+            assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+            assert down.json()["error"]["code"] == "store_unavailable"
+            assert "vector store" in down.json()["error"]["message"]
+            chroma = _start_chroma(data, port)
+            assert httpx.post(f"{url}/ask", json=ask, timeout=60).status_code == 200, "no restart needed"
+    finally:
+        chroma.terminate()
+        chroma.wait(timeout=30)
+
+
+def _start_chroma(data: Path, port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(data), "--host", "127.0.0.1",
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    pytest.fail("chroma run did not answer its heartbeat")

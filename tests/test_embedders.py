@@ -1,7 +1,10 @@
-"""Embedders: the local model's two engines (torch, and its ONNX export), and WordLlama."""
+"""Embedders: the local model on onnxruntime (its graph built from the weights), and WordLlama."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,35 +17,49 @@ from ragqa.ingest import Ingester, IngestRequest
 from ragqa.settings import Settings
 from tests.conftest import GitRepo
 
-TEXTS = [
-    "How do I set a connect-only timeout?",
-    "def connect_timeout(seconds):\n    return (seconds, None)\n" * 60,  # past 256 word pieces
-    "x",
-]
+REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
 
-def test_the_onnx_export_gives_the_torch_models_vectors(tmp_path: Path) -> None:
-    torch_engine = LocalEmbedder(None, 32, tmp_path)
-    expected = np.array(torch_engine.embed_documents(TEXTS))
-    assert torch_engine.engine == "torch"
+def test_the_graph_built_from_the_weights_gives_sentence_transformers_vectors(tmp_path: Path) -> None:
+    """53 texts — code, prose, empty, unicode, past 256 word pieces — against vectors computed by
+    sentence-transformers on torch (the fixture)."""
+    reference = json.loads(REFERENCE.read_text())
+    embedder = LocalEmbedder(None, 32, tmp_path)
+    got = np.array(embedder.embed_documents(reference["texts"]))
+    expected = np.array(reference["vectors"])
+    assert embedder.engine == "onnx" and got.shape == expected.shape == (53, 384)
+    cosines = (got * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosines.min() >= 0.9999, cosines.min()
     exports = list(tmp_path.glob("all-MiniLM-L6-v2-*.onnx"))
     assert len(exports) == 1 and not list(tmp_path.glob("*.tmp"))
-
-    onnx_engine = LocalEmbedder(None, 32, tmp_path)
-    got = np.array(onnx_engine.embed_documents(TEXTS))
-    assert onnx_engine.engine == "onnx"
-    assert got.shape == expected.shape == (3, 384)
-    assert np.allclose((got * expected).sum(axis=1), 1.0, atol=1e-5)
-    single = np.array(onnx_engine.embed_query(TEXTS[0]))
-    assert np.allclose(single, got[0], atol=1e-5), "padding in a batch changes nothing"
+    assert (tmp_path / (exports[0].name + ".sha256")).exists()
+    again = LocalEmbedder(None, 32, tmp_path)
+    single = np.array(again.embed_query(reference["texts"][0]))
+    assert again.engine == "onnx" and np.allclose(single, got[0], atol=1e-5), "padding changes nothing"
 
 
-def test_a_damaged_export_falls_back_to_torch_and_is_rewritten(tmp_path: Path) -> None:
+def test_the_default_engine_never_imports_torch(tmp_path: Path) -> None:
+    """With torch and sentence-transformers made unimportable, the model still builds and embeds."""
+    program = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "sys.modules['sentence_transformers'] = None\n"
+        "from pathlib import Path\n"
+        "from ragqa.index.embedders import LocalEmbedder\n"
+        f"embedder = LocalEmbedder(None, 8, Path({str(tmp_path)!r}))\n"
+        "print(len(embedder.embed_query('no torch here')), embedder.engine)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["384", "onnx"]
+
+
+def test_a_damaged_export_is_built_again(tmp_path: Path) -> None:
     LocalEmbedder(None, 32, tmp_path).embed_query("warm up")
     export = next(tmp_path.glob("*.onnx"))
     export.write_bytes(b"not a model")
     embedder = LocalEmbedder(None, 32, tmp_path)
-    assert len(embedder.embed_query("still works")) == 384 and embedder.engine == "torch"
+    assert len(embedder.embed_query("still works")) == 384 and embedder.engine == "onnx"
     assert export.stat().st_size > 1_000_000
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ragqa.answer import extractive
+from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
 from ragqa.errors import (
@@ -41,7 +41,6 @@ from ragqa.index.chroma import get_collection, store_errors
 from ragqa.index.lexical import tokenize
 from ragqa.index.registry import check_name
 from ragqa.links import permalink
-from ragqa.markdown import plain_text
 from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
 from ragqa.query import Intent, Query
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
@@ -113,7 +112,7 @@ class Answerer:
 
     def __init__(self, settings: Settings, llm: LLM | Literal["settings"] | None = "settings") -> None:
         self.settings = settings
-        self.client = chroma_client(settings)
+        self.client = chroma_client(settings, create=False)
         self.registry = Registry(self.client)
         self.lexical = LexicalStore(settings.lexical_dir)
         self.llm = get_llm(settings) if llm == "settings" else llm
@@ -219,7 +218,8 @@ class Answerer:
         if len(names) == 1:
             return names[0]
         if not names:
-            raise ProjectNotFoundError("no projects yet: ingest one first (`ragqa ingest <git URL or path>`)")
+            raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_dir}: ingest one first "
+                                       "(`ragqa ingest <git URL or path>`)")
         raise AmbiguousProjectError(
             f"several projects are indexed ({', '.join(names)}): name one — `--project NAME` on the "
             f"command line, \"project\": \"NAME\" in a request, project:NAME in Slack — or set "
@@ -272,7 +272,7 @@ class _Run:
         """A question too vague to search for ("help"): say what the project can be asked about."""
         sources = self._sources(passages)
         yield AnswerEvent("sources", sources=sources)
-        text = vague_reply(self.record.name, self.index.topics())
+        text = render.vague_reply(self.record.name, self.index.topics())
         yield AnswerEvent("delta", text=text)
         self.answer = self._answer(text, False, sources, [], EXTRACTIVE, None)
 
@@ -286,7 +286,7 @@ class _Run:
         first = excerpts[0]
         defined = [name for path, line, name in definitions
                    if path == first.path and first.start_line <= line <= first.end_line]
-        body = extractive.render(self.record.name, self.query, excerpts, self._excerpt_link, defined)
+        body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_link, defined)
         guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
         text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
         yield AnswerEvent("delta", text=text)
@@ -417,15 +417,7 @@ def _labelled(passages: list[Passage]) -> list[tuple[str, Passage]]:
 
 def _title(passage: Passage) -> str:
     """The symbol of a code passage, or the innermost heading of a docs one, as safe Markdown."""
-    return extractive.title_of(passage.symbol, passage.heading)
-
-
-def vague_reply(project: str, topics: Sequence[str]) -> str:
-    """What a question too vague to search for gets: what the project can be asked about."""
-    about = ", ".join(plain_text(topic) for topic in topics[:6])
-    examples = f" — for example: {about}" if about else ""
-    return (f"{ABSTAIN} Could you ask about something specific in **{plain_text(project)}**{examples}? "
-            "A question that names a feature, an error or a function works best.")
+    return render.title(passage.symbol, passage.heading)
 
 
 def _may_be_abstention(text: str) -> bool:

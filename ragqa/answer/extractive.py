@@ -1,14 +1,10 @@
-"""The offline answer: a lead that names the passage that answers, then the key lines of the best
-sources quoted exactly under links to them.
+"""The offline answer's choice of lines: for each of the best sources, the lines that answer.
+`ragqa.answer.render` composes them into the answer.
 
 Which lines to quote: each line scores by the (rarity-weighted) question terms it holds; a
 line that defines a name the question asks about, and the lines of a code example in a docs
 page, count extra. The best window of `EXCERPT_LINES` is then widened or shifted so that it
 does not cut an example in half and starts at the heading or definition just above it.
-
-Everything here that comes from the repository — paths, headings, symbols — is shown as plain
-text or code, never as Markdown that could make a link; quotes are fenced with a fence longer
-than any inside them, so they render as the file's lines, byte for byte.
 """
 
 from __future__ import annotations
@@ -17,9 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ragqa.answer import render
 from ragqa.index.lexical import tokenize
-from ragqa.markdown import fence_for, inline_code, line_kinds, plain_text
-from ragqa.query import Intent, Query
+from ragqa.markdown import line_kinds
+from ragqa.query import Query
 from ragqa.retrieve import Passage
 
 EXCERPT_LINES = 12
@@ -53,15 +50,8 @@ def excerpt(passage: Passage, query: Query, weight: Callable[[str], float],
     where names the question mentions are defined."""
     start, end = best_lines(passage, query, weight, definitions)
     part = passage.part_at(start, end)
-    title = title_of(part.symbol, part.heading) if part else ""
+    title = render.title(part.symbol, part.heading) if part else ""
     return Excerpt(passage.path, start, end, passage.lines(start, end), passage.language, title)
-
-
-def title_of(symbol: str, heading: str) -> str:
-    """A source's title as safe Markdown: its symbol as code, else its innermost heading as text."""
-    if symbol:
-        return inline_code(symbol)
-    return plain_text(heading.rsplit(" > ", 1)[-1])
 
 
 def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
@@ -184,33 +174,3 @@ def example_blocks(lines: list[str], language: str) -> list[tuple[int, int]]:
             continue
         row += 1
     return blocks
-
-
-def render(project: str, query: Query, excerpts: Sequence[Excerpt], link: Callable[[Excerpt], str],
-           definition_names: Sequence[str] = ()) -> str:
-    """Markdown: a lead naming the passage that answers, then each excerpt under a link to
-    exactly its lines."""
-    parts = [lead(project, query, excerpts[0], definition_names)]
-    for quoted in excerpts:
-        title = f" — {quoted.title}" if quoted.title else ""
-        fence = fence_for(quoted.text)
-        label = plain_text(f"{quoted.path}#L{quoted.start_line}-L{quoted.end_line}")
-        parts.append(f"**[{label}]({link(quoted)})**{title}\n\n"
-                     f"{fence}{quoted.language}\n{quoted.text}\n{fence}")
-    return "\n\n".join(parts) + "\n"
-
-
-def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = ()) -> str:
-    """One sentence that says where the answer is, in the words the question asked for."""
-    where = inline_code(first.path)
-    title = first.title
-    if definition_names:
-        return f"{inline_code(definition_names[0])} is defined in {where}; here it is, with related lines:"
-    title = title if title.startswith("`") else f"**{title}**" if title else ""
-    if query.intent is Intent.USAGE and title:
-        return f"The {title} part of {where} shows how:"
-    if query.intent in (Intent.LOCATE, Intent.BEHAVIOUR) and title:
-        return f"This happens in {title} in {where}:"
-    if title:
-        return f"The closest match in **{plain_text(project)}** is {title} in {where}:"
-    return f"The closest match in **{plain_text(project)}** is {where}:"

@@ -17,9 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ragqa.markdown import FENCE, LineKind, code_spans, line_kinds, walk
+from ragqa.answer import render
+from ragqa.markdown import FENCE, MD_LINK, LineKind, code_spans, line_kinds, walk
 
-_MD_LINK = r"(?P<image>!?)\[(?P<text>[^\]\n]*)\]\((?P<target><[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)"
+_MD_LINK = MD_LINK
 _AUTOLINK = r"<(?P<auto>(?:https?|ftp)://[^>\s]+)>"
 _BARE = r"(?P<bare>\b(?:https?|ftp)://[^\s<>\[\]`]+|\bwww\.[^\s<>\[\]`]+)"
 _LABELS = r"\[(?P<labels>S\d+(?:\s*[,;]\s*S\d+)*)\](?!\()"
@@ -33,7 +34,7 @@ _OPENERS = re.compile("|".join((r"`+[^`\n]*`+", _MD_LINK, _AUTOLINK, r"\[[^\]\n]
 _MIN_PARTIAL = 40  # shorter unfinished lines wait: they may still become a heading or a fence
 _REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*(?P<url><[^>\n]*>|\S+)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-ABSTAIN = "Hmm, I'm not sure."
+ABSTAIN = render.ABSTAIN
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,8 @@ class LinkGuard:
         return cited or list(self.targets)
 
     def references(self) -> str:
-        if not self.targets:
-            return ""
-        items = "\n".join(
-            f"- [{target.path}#L{target.start_line}-L{target.end_line}]({target.url})"
-            + (f" — {target.title}" if target.title else "")
-            for target in self.used())
-        return f"**References**\n{items}\n"
+        """The server's closing list of the cited sources (see `ragqa.answer.render`)."""
+        return render.references(self.used())
 
     def _hold(self, line: str, kind: LineKind) -> bool:
         """From a 'References' heading on, lines wait for `finish` to decide what they are."""

@@ -7,6 +7,7 @@ replicas can serve one Chroma server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import threading
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragqa import __version__
 from ragqa.api import ask, chat, errors, ops, projects
 from ragqa.api.deps import Auth, RateLimiter, Services
 from ragqa.api.errors import ApiError
@@ -40,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.services.close()
 
-    app = FastAPI(title="ragqa", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ragqa", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers about a codebase with links to the exact lines.")
+    _mount_docs(app)
     app.state.services = Services(settings, metrics)
     app.state.auth = Auth(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -51,8 +54,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.watch_feedback(lambda: app.state.services.feedback.counts())
     if settings.slack_signing_secret:
         _mount_slack(app, settings, app.state.services)
-    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=metrics,
+                       body_timeout=settings.body_timeout_s)
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI served from the `swagger-ui-bundle` package, so it works offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ragqa API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def _mount_slack(app: FastAPI, settings: Settings, services: Services) -> None:
@@ -101,8 +121,9 @@ class _Guard:
     """Gives every request an id (X-Request-ID, in errors and log lines), refuses bodies over
     the size limit (413) and counts every request for /metrics."""
 
-    def __init__(self, app: ASGIApp, max_body: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, metrics: Metrics, body_timeout: float) -> None:
         self.app, self.max_body, self.metrics = app, max_body, metrics
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,11 +151,18 @@ class _Guard:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, status: dict[str, int]) -> None:
         received = 0
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # only "disconnect" is left to wait for, for as long as a stream runs
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                raise HTTPException(408, f"the body did not arrive within {self.body_timeout:g} s") from None
             received += len(message.get("body", b""))
+            body_done = not message.get("more_body", False)
             if received > self.max_body:  # a chunked body with no Content-Length
                 raise HTTPException(413, f"the body is over {self.max_body} bytes")
             return message

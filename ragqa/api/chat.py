@@ -1,7 +1,10 @@
 """An OpenAI-compatible face: `POST /v1/chat/completions` and `GET /v1/models`.
 
-The model is the project name (`ragqa` or an empty name: the default project). The last user
-message is the question; earlier turns are the conversation. Answers carry their sources in an
+`model` names the project: `project:NAME` (what `/v1/models` lists), or `ragqa` — also
+`default` or empty — for the default project (RAGQA_DEFAULT_PROJECT, else the only one). The id
+`ragqa` is reserved for that, so a project that happens to be named "ragqa" (the README's own
+set-up makes one) is `project:ragqa`; any other plain name is taken as a project name too. The
+last user message is the question; earlier turns are the conversation. Answers carry their sources in an
 extra `sources` field (and `ragqa`: answered, links_removed, commit), which OpenAI clients keep
 as extra data and ignore otherwise. Streaming sends `chat.completion.chunk` events, then `[DONE]`.
 """
@@ -26,7 +29,9 @@ from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
-DEFAULT_MODEL_NAMES = {"", "ragqa", "default"}
+DEFAULT_MODEL = "ragqa"
+DEFAULT_MODEL_NAMES = {"", DEFAULT_MODEL, "default"}
+PROJECT_PREFIX = "project:"
 
 
 class ChatMessage(BaseModel):
@@ -49,11 +54,21 @@ class ChatRequest(BaseModel):
 
 @router.get("/models")
 def models(services: ServicesDep, caller: AskCaller) -> dict[str, Any]:
-    """Projects, listed as models."""
+    """`ragqa` (the default project) and each project as `project:NAME`."""
     records = services.jobs.ingester.projects()
+    created = max((int(record.indexed_at.timestamp()) for record in records), default=0)
     return {"object": "list", "data": [
-        {"id": record.name, "object": "model", "created": int(record.indexed_at.timestamp()),
-         "owned_by": "ragqa"} for record in records]}
+        {"id": DEFAULT_MODEL, "object": "model", "created": created, "owned_by": "ragqa"},
+        *({"id": f"{PROJECT_PREFIX}{record.name}", "object": "model",
+           "created": int(record.indexed_at.timestamp()), "owned_by": "ragqa"} for record in records)]}
+
+
+def project_of(model: str) -> str | None:
+    """The project a `model` id names; None for the default project."""
+    name = model.strip()
+    if name.lower() in DEFAULT_MODEL_NAMES:
+        return None
+    return name.removeprefix(PROJECT_PREFIX)
 
 
 @router.post("/chat/completions", response_model=None)
@@ -61,7 +76,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, caller: AskCaller
                      ) -> dict[str, Any] | StreamingResponse:
     """Answer the last user message about the project named by `model`."""
     question, history = _conversation(body.messages)
-    project = None if body.model.strip().lower() in DEFAULT_MODEL_NAMES else body.model
+    project = project_of(body.model)
     events = services.answerer.stream(question, project, history=history)
     first = next(events)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -29,8 +29,9 @@ class ProjectCreate(BaseModel):
 
 @router.get("/projects")
 def list_projects(services: ServicesDep, caller: AskCaller) -> list[dict[str, Any]]:
-    """Every indexed project (without its file manifest)."""
-    return [record.summary() for record in services.jobs.ingester.projects()]
+    """Every indexed project (without its file manifest); a damaged one has `state: damaged`
+    and an `error` that says how to fix it."""
+    return services.jobs.ingester.listing()
 
 
 @router.get("/projects/{name:path}")

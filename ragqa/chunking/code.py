@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from ragqa.chunking.base import Limits, Span, windows
-from ragqa.chunking.languages import GRAMMARS
+from ragqa.chunking.languages import GRAMMAR_WHEELS, GRAMMARS
 
 _DEFINITION_SUFFIXES = ("_definition", "_declaration", "_item", "_specifier")
 _DEFINITION_TYPES = {"method", "class", "module", "singleton_method", "function", "arrow_function"}
@@ -42,9 +42,24 @@ class _Unit:
 
 @cache
 def _parser(language: str) -> Any:
-    """The tree-sitter parser for `language`, or None when the language pack has none."""
-    from tree_sitter_language_pack import get_parser
+    """The tree-sitter parser for `language`: from its own grammar wheel (the common languages
+    ship with ragqa), else from tree-sitter-language-pack when the `languages` extra is
+    installed, else None — the file is then cut into runs of lines."""
+    import importlib
 
+    import tree_sitter
+
+    if language in GRAMMAR_WHEELS:
+        module, function = GRAMMAR_WHEELS[language]
+        try:
+            grammar = getattr(importlib.import_module(module), function)()
+            return tree_sitter.Parser(tree_sitter.Language(grammar))
+        except (ImportError, AttributeError, ValueError):
+            pass
+    try:
+        from tree_sitter_language_pack import get_parser
+    except ImportError:
+        return None
     try:
         return get_parser(GRAMMARS.get(language, language))  # type: ignore[arg-type]
     except (LookupError, ValueError):

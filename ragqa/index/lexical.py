@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 log = logging.getLogger("ragqa.index")
-TOKENIZER_VERSION = "lex-2"
+TOKENIZER_VERSION = "lex-3"  # 3: the file holds the key of its chunk set
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+")
 _VERSIONED = re.compile(r"\b([A-Za-z]{2,})/(\d)\b")
 _WORD_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -289,7 +289,7 @@ class LexicalIndex:
     def load(cls, path: Path, key: str) -> LexicalIndex:
         """Read an index file, checking that it is whole (zip CRCs) and is the index of the
         chunks `key` names (a file copied from elsewhere is not)."""
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as data:
             if str(data["key"]) != key:
                 raise ValueError("it indexes another set of chunks")
             fields = {name: _Field(data[f"{name}_indptr"], data[f"{name}_terms"], data[f"{name}_counts"])

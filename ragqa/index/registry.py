@@ -84,7 +84,7 @@ class ProjectRecord(BaseModel):
     def summary(self) -> dict[str, Any]:
         """The record without its manifest, for listings."""
         data = self.model_dump(mode="json", exclude={"files"})
-        data.update(files=len(self.files), chunks=self.chunk_count)
+        data.update(state="ok", files=len(self.files), chunks=self.chunk_count)
         return data
 
 

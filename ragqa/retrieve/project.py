@@ -9,6 +9,7 @@ from typing import Literal
 
 import pathspec
 
+from ragqa.errors import BadRequestError
 from ragqa.index import ChunkStore, ChunkStoreSnapshot, LexicalIndex, ProjectRecord, StoredChunk
 from ragqa.index.chroma import store_errors
 from ragqa.index.symbols import SymbolTable
@@ -76,6 +77,15 @@ class ProjectIndex:
             spec = pathspec.GitIgnoreSpec.from_lines(patterns)
             self._matches[key] = {path for path in self.file_kinds if spec.match_file(path)}
         return self._matches[key]
+
+    def check(self, filters: Filters) -> None:
+        """A path prefix no indexed file is under is an error that says what is there instead."""
+        prefix = filters.path_prefix
+        if prefix and not any(path.startswith(prefix) for path in self.file_kinds):
+            folders = sorted({path.split("/", 1)[0] + "/" for path in self.file_kinds if "/" in path})
+            shown = ", ".join(folders[:12]) or "(only files at the top)"
+            raise BadRequestError(f"no indexed file of {self.record.name} is under {prefix!r}; "
+                                  f"its top-level folders are {shown}")
 
     def allowed(self, chunk_id: str, filters: Filters) -> bool:
         path = self.chunk_paths.get(chunk_id)

@@ -63,6 +63,7 @@ class Retriever:
     def retrieve(self, project: ProjectIndex, query: Query, top_k: int,
                  filters: Filters | None = None) -> Retrieval:
         filters = filters or Filters()
+        project.check(filters)
         with store_errors():
             dense, best_similarity = self._dense(project, query, filters)
         lexical = self._lexical(project, query, filters)

@@ -26,6 +26,9 @@ from ragqa.settings import Settings
 from ragqa.slack.mrkdwn import answer_blocks, escape, to_mrkdwn
 
 log = logging.getLogger("ragqa.slack")
+# bolt reads SLACK_BOT_TOKEN itself and warns that the client we give it makes that token unused:
+# true, and nothing a user should act on.
+log.addFilter(lambda record: not record.getMessage().startswith("As you gave `client` as well"))
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _PROJECT = re.compile(r"(?:^|\s)project:([A-Za-z0-9._@/+-]+)")
 HISTORY_TURNS = 10

@@ -12,10 +12,10 @@ import re
 from typing import Any
 
 from ragqa.answer import Answer
-from ragqa.markdown import code_spans, walk
+from ragqa.markdown import MD_LINK, code_spans, walk
 
 SECTION_LIMIT = 2_900  # Slack allows 3,000 characters in a section's text
-_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\((<[^>\n]*>|[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
+_LINK = re.compile(MD_LINK)
 _AUTOLINK = re.compile(r"&lt;((?:https?|mailto):[^\s&]+?)&gt;")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
@@ -27,6 +27,11 @@ _ESCAPED = re.compile(r"\\([\\`*_\[\]<>])")
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_text(text: str) -> str:
+    """Text for a Slack link `<url|text>`: escaped, on one line, with no `|` to end it early."""
+    return escape(" ".join(text.split())).replace("|", "∣")
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -65,7 +70,7 @@ def _prose(text: str) -> str:
 
     def link(match: re.Match[str]) -> str:
         url = match.group(3).strip("<>")
-        label = match.group(2).strip() or url
+        label = _ESCAPED.sub(r"\1", match.group(2)).strip() or url
         label = _emphasis(escape(label)).replace("|", "∣")
         return keep(f"<{escape(url)}|{label}>")
 
@@ -89,7 +94,7 @@ def answer_blocks(answer: Answer, feedback_id: str | None) -> list[dict[str, Any
         {"type": "section", "text": {"type": "mrkdwn", "text": part}}
         for part in _sections(to_mrkdwn(body))]
     if answer.answered and answer.sources:
-        lines = [f"• <{escape(s.url)}|{escape(s.path)}#L{s.start_line}-L{s.end_line}>"
+        lines = [f"• <{escape(s.url)}|{link_text(f'{s.path}#L{s.start_line}-L{s.end_line}')}>"
                  for s in answer.sources]
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": "*Sources*\n" + "\n".join(lines)}})

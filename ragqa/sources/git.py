@@ -78,12 +78,15 @@ class GitClient:
             repo = git.Repo(self.spec.location)
             commit = self._resolve_local(repo, ref)
             return GitSnapshot(repo, commit, web_url_from_remote(_origin_url(repo)))
+        fresh = not mirror_dir.exists()
         repo = self._mirror(mirror_dir)
         try:
             commit = self._fetch(repo, ref)
             repo.git.update_ref(_KEEP_REF, commit)
         except BaseException:
             repo.close()
+            if fresh:  # a first clone that failed leaves nothing behind
+                shutil.rmtree(mirror_dir, ignore_errors=True)
             raise
         return GitSnapshot(repo, commit, web_url_from_remote(self.spec.location))
 
