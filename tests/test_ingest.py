@@ -161,6 +161,8 @@ def test_bad_sources_leave_the_index_alone(repo: GitRepo, tmp_path: Path,
     with pytest.raises(SourceUnavailableError, match="cannot fetch"):
         missing = (tmp_path / "missing.git").as_uri()
         ingester.ingest(IngestRequest(source=missing, name="sample", replace=True))
+    assert not settings.repos_dir.exists() or not any(settings.repos_dir.iterdir()), \
+        "a first clone that failed leaves no half clone behind"
     with pytest.raises(BadSourceError):
         ingester.ingest(IngestRequest(source="ext::sh -c id", name="sample", replace=True))
     with pytest.raises(BadSourceError):

@@ -219,3 +219,10 @@ def test_socket_mode_needs_its_app_token(cli_env: dict[str, str]) -> None:
 
     env = {key: value for key, value in cli_env.items() if not key.startswith("SLACK_")}
     assert_one_line_error(run_cli({**env, "SLACK_BOT_TOKEN": "xoxb-test"}, "slack"), "needs SLACK_APP_TOKEN")
+    unreachable = {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
+                   "RAGQA_SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    done = run_cli(unreachable, "slack", timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert lines[-1].startswith("error: cannot reach Slack") and "SLACK_APP_TOKEN" in lines[-1]
+    assert not any("As you gave `client`" in line for line in lines), "no library warning"
