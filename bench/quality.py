@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--by", choices=["kind", "style"], help="also print figures by kind or style")
     parser.add_argument("--misses", action="store_true", help="list questions not answered at rank 1")
     args = parser.parse_args()
-    changes = dict(_setting(item) for item in args.set)
+    changes = dict(setting_change(item) for item in args.set)
     sets = [entry for entry in SETS if args.sets == "all" or entry[3] == args.sets]
     if args.ablation:
         ablation(args.storage, sets, changes)
@@ -137,7 +137,8 @@ def _row(name: str, figures: dict[str, float]) -> None:
     print(f"| {name} | {figures.get('questions', 0):.0f} | " + " | ".join(cells) + " |")
 
 
-def _setting(item: str) -> tuple[str, Any]:
+def setting_change(item: str) -> tuple[str, Any]:
+    """`KEY=JSON` of a --set option (a bare string when the value is not JSON)."""
     key, _, value = item.partition("=")
     try:
         return key, json.loads(value)

@@ -29,6 +29,7 @@ from ragqa.settings import Settings
 
 if TYPE_CHECKING:
     from ragqa.answer import Answer, Answerer, AnswerEvent
+    from ragqa.answer.location import Location
     from ragqa.checks import CheckResult
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
@@ -114,8 +115,9 @@ def ingest(
         f"{summary.project} @ {summary.commit[:12]}: {summary.files} files, "
         f"{summary.chunks} chunks (+{summary.added} ~{summary.updated} -{summary.deleted} files"
         f"{f', {summary.renamed} renamed' if summary.renamed else ''}; "
-        f"{summary.skipped} skipped), {summary.embedded} embedded in {summary.seconds:.1f} s "
-        f"({rate:.1f} chunks/s){_redactions(summary.redacted)}")
+        f"{summary.skipped} skipped), {summary.embedded} embedded"
+        f"{f' ({summary.reused} reused from other projects of this source)' if summary.reused else ''}"
+        f" in {summary.seconds:.1f} s ({rate:.1f} chunks/s){_redactions(summary.redacted)}")
 
 
 def _redactions(redacted: dict[str, int]) -> str:
@@ -128,7 +130,8 @@ def _redactions(redacted: dict[str, int]) -> str:
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    question: Annotated[str, typer.Argument(
+        help="The question, in quotes; - reads it from stdin (a pasted issue, traceback or log).")],
     project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources to build on.")] = None,
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
@@ -144,13 +147,70 @@ def ask(
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
     if project is not None:
         check_name(project)
-    answerer = Answerer(Settings())
+    settings = Settings()
+    question = _text_argument(question, settings.max_question_chars)
+    answerer = Answerer(settings)
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
     if as_json or not out.is_terminal:
         answer = answerer.ask(question, project, top_k, filters)
         print(answer.model_dump_json() if as_json else answer.answer + _closest(answer))
         return
     _stream_to_terminal(answerer.stream(question, project, top_k, filters))
+
+
+@app.command()
+def locate(
+    text: Annotated[str, typer.Argument(
+        help="An issue, traceback, log or question, in quotes; - reads it from stdin.")],
+    project: Annotated[str | None, typer.Option(help="Project to search (default: the only one).")] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="Files to list.")] = 10,
+    path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the location contract as JSON.")] = False,
+) -> None:
+    """Where to change the code for an issue or a traceback: files, then functions, with reasons."""
+    from ragqa.answer import Answerer
+    from ragqa.index.registry import check_name
+    from ragqa.retrieve import Filters
+
+    if project is not None:
+        check_name(project)
+    settings = Settings()
+    text = _text_argument(text, settings.max_question_chars)
+    location = Answerer(settings, llm=None).locate(text, project, top_k, Filters(path_prefix=path))
+    if as_json:
+        print(location.model_dump_json())
+        return
+    _print_location(location)
+
+
+def _text_argument(value: str, limit: int) -> str:
+    """The argument, or stdin's text for `-` (read up to one character past `limit`, so an
+    over-long paste gets the usual clear error rather than filling memory)."""
+    if value != "-":
+        return value
+    if sys.stdin.isatty():
+        err.print("Paste the text, then press Ctrl-D.", style="dim")
+    return sys.stdin.read(limit + 1)
+
+
+def _print_location(location: Location) -> None:
+    read = location.read
+    if read.tracebacks or read.errors:
+        traces = f"{read.tracebacks} traceback{'s' * (read.tracebacks != 1)}"
+        seen = [f"{traces} ({read.frames_in_project} of {read.frames} frames in the project)"] \
+            if read.tracebacks else []
+        seen += [f"error {error!r}" for error in read.errors[:2]]
+        err.print("read: " + "; ".join(seen), style="dim", markup=False, highlight=False)
+    if not location.files:
+        print("No file matches.")
+    for rank, found in enumerate(location.files, 1):
+        print(f"{rank}. {found.path} — {'; '.join(found.reasons[:2])}")
+        for symbol in found.symbols:
+            why = f" — {'; '.join(symbol.reasons[:2])}" if symbol.reasons else ""
+            print(f"   {symbol.name} ({symbol.kind}, lines {symbol.start_line}–{symbol.end_line}){why}")
+            print(f"     {symbol.url}")
+    err.print(f"{location.project} @ {location.commit[:12]} · {location.timings_ms.get('total', 0)} ms",
+              style="dim", highlight=False)
 
 
 def _closest(answer: Answer) -> str:

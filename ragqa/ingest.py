@@ -52,7 +52,7 @@ from ragqa.index import (
     get_embedder,
     lexical_doc,
 )
-from ragqa.index.chroma import delete_collection, get_or_create_collection
+from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
 from ragqa.index.registry import check_name
 from ragqa.settings import Settings
 from ragqa.sources import (
@@ -71,6 +71,7 @@ from ragqa.sources.secrets import REDACTOR_VERSION, Redacted, redact
 
 CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
+_COPY_BATCH = 512  # vectors copied from a sibling project per store write
 
 
 class Progress(Protocol):
@@ -126,7 +127,8 @@ class IngestSummary(BaseModel):
     renamed: int
     skipped: int
     embedded: int
-    seconds: float
+    reused: int = 0  # chunks whose vectors were copied from another project of the same source
+    seconds: float = 0.0
     redacted: dict[str, int] = {}  # path → secrets replaced by markers in that file
 
 
@@ -260,7 +262,7 @@ class Ingester:
                              f"skipping {skipped} (binary, generated, secret, excluded or too big)")
         store = ChunkStore(get_or_create_collection(
             self.client, record.collection, {"project": record.name, "embedder": record.embedder}))
-        embedded = self._embed_missing(store, chunks, record)
+        embedded, reused = self._embed_missing(store, chunks, record)
         record.files = {**unchanged, **new_files}
         self.progress.stage("keywords", None)
         self.lexical.update(
@@ -275,6 +277,7 @@ class Ingester:
             project=record.name, commit=record.commit, files=len(record.files),
             chunks=record.chunk_count, added=counts.added, updated=counts.updated,
             deleted=counts.deleted, renamed=counts.renamed, skipped=skipped, embedded=embedded,
+            reused=reused,
             seconds=round(time.perf_counter() - started, 3),
             redacted={path: entry.redacted for path, entry in record.files.items() if entry.redacted})
 
@@ -333,18 +336,21 @@ class Ingester:
                                verbose=True)
         return found
 
-    def _embed_missing(self, store: ChunkStore, chunks: list[Chunk], record: ProjectRecord) -> int:
-        """Embed and store the chunks the collection lacks; return how many.
+    def _embed_missing(self, store: ChunkStore, chunks: list[Chunk], record: ProjectRecord
+                       ) -> tuple[int, int]:
+        """Embed and store the chunks the collection lacks; return how many were embedded and
+        how many had their vectors copied from another project of the same source instead.
 
         Writing batch n to Chroma overlaps embedding batch n+1 (one writer thread, at most one
         batch in flight), so store writes and llama-index's import hide behind the model.
         """
         stored = store.existing_ids(chunk.id for chunk in chunks)
         todo = list({chunk.id: chunk for chunk in chunks if chunk.id not in stored}.values())
+        todo, reused = self._reuse_vectors(store, todo, record)
         todo.sort(key=lambda chunk: len(chunk.text))  # batches of like length pad less
         self.progress.stage("embedding", len(todo))
         if not todo:
-            return 0
+            return 0, reused
         embedder = get_embedder(self.settings)
         size = self.settings.embed_batch_size * 4
         batches = [todo[start:start + size] for start in range(0, len(todo), size)]
@@ -358,7 +364,43 @@ class Ingester:
                 pending.add_done_callback(self._stored(index, len(batches), len(batch)))
             if pending is not None:
                 pending.result()
-        return len(todo)
+        return len(todo), reused
+
+    def _reuse_vectors(self, store: ChunkStore, todo: list[Chunk], record: ProjectRecord
+                       ) -> tuple[list[Chunk], int]:
+        """Copy the vectors other projects of the same source already hold (another branch, an
+        older commit under another name): a chunk id stands for a path, its lines and their
+        text, and the embedder and chunker must match, so the vector is the one embedding would
+        give. Returns the chunks still to embed and how many were copied."""
+        reused = 0
+        for sibling in self._siblings(record):
+            if not todo:
+                break
+            live = sibling.live_ids()
+            wanted = {chunk.id: chunk for chunk in todo if chunk.id in live}
+            collection = get_collection(self.client, sibling.collection) if wanted else None
+            if collection is None:
+                continue
+            found: dict[str, list[float]] = {
+                stored.id: list(vector) for stored, vector in
+                ChunkStore(collection).read(list(wanted), with_vectors=True) if vector is not None}
+            copied = [wanted[chunk_id] for chunk_id in found]
+            for start in range(0, len(copied), _COPY_BATCH):
+                batch = copied[start:start + _COPY_BATCH]
+                store.add(batch, [found[chunk.id] for chunk in batch], record.name, record.commit)
+            reused += len(copied)
+            todo = [chunk for chunk in todo if chunk.id not in found]
+        if reused:
+            self.progress.note(f"reused {reused} vectors from projects of the same source", verbose=True)
+        return todo, reused
+
+    def _siblings(self, record: ProjectRecord) -> list[ProjectRecord]:
+        """Other projects indexed from the same source with the same embedder, embedding text
+        and chunking."""
+        return [other for other in self.registry.all()
+                if other.name != record.name and other.source == record.source
+                and other.embedder == record.embedder and other.fingerprint == record.fingerprint
+                and other.collection == _collection_name(other.name, record.embedder)]
 
     def _stored(self, index: int, total: int, size: int) -> Callable[[Future[None]], None]:
         def report(done: Future[None]) -> None:

@@ -20,6 +20,8 @@ from ragqa.index import ProjectRecord
 QA_TEMPLATE = "qa.md.j2"
 RERANK_TEMPLATE = "rerank.md.j2"
 _SAFETY_TOKENS = 64  # chat formatting overhead the count of the prompt text does not see
+QUESTION_SHARE = 3  # a long question (a pasted issue) gets at most a third of the prompt budget
+RERANK_QUESTION_TOKENS = 1_500
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def pack(prompts_dir: Path | None, record: ProjectRecord, question: str, sources
     """
     encoding = _encoding(model)
     budget = window - answer_tokens - _SAFETY_TOKENS
+    question = fit_text(question, max(budget // QUESTION_SHARE, 64), model)
     budget -= len(encoding.encode(render_qa(prompts_dir, record, question, "", history),
                                   disallowed_special=()))
     packed: list[ContextSource] = []
@@ -90,13 +93,27 @@ def pack(prompts_dir: Path | None, record: ProjectRecord, question: str, sources
     return render_qa(prompts_dir, record, question, context, history), packed
 
 
+def fit_text(text: str, max_tokens: int, model: str | None = None) -> str:
+    """`text` cut to about `max_tokens`: a pasted issue or log keeps its head (the title and
+    the report) and its tail (where tracebacks and the last errors are), the middle left out."""
+    encoding = _encoding(model)
+    tokens = encoding.encode(text, disallowed_special=())
+    if len(tokens) <= max_tokens:
+        return text
+    head = encoding.decode(tokens[: max_tokens * 3 // 5]).rsplit("\n", 1)[0]
+    tail = encoding.decode(tokens[-(max_tokens * 2 // 5):]).split("\n", 1)[-1]
+    left_out = text.count("\n") - head.count("\n") - tail.count("\n")
+    return f"{head}\n[… {max(left_out, 1)} lines left out …]\n{tail}"
+
+
 def count_tokens(text: str, model: str | None = None) -> int:
     return len(_encoding(model).encode(text, disallowed_special=()))
 
 
 def render_rerank(prompts_dir: Path | None, question: str, passages: Sequence[dict[str, Any]]) -> str:
     """The listwise reranking prompt: the question and numbered passages."""
-    rendered: str = _template(prompts_dir, RERANK_TEMPLATE).render(question=question, passages=passages)
+    rendered: str = _template(prompts_dir, RERANK_TEMPLATE).render(
+        question=fit_text(question, RERANK_QUESTION_TOKENS), passages=passages)
     return rendered.strip() + "\n"
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ragqa.index.lexical import identifiers, tokenize
+from ragqa.report import Report, looks_like_report, read_report
 
 
 class Intent(StrEnum):
@@ -84,14 +85,22 @@ class Query:
     about_tests: bool  # asks about the project's own test suite
     about_changes: bool  # asks about changelogs, release notes, deprecations
     yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
+    report: Report | None = None  # a pasted issue, traceback or log, read part by part
 
     @classmethod
-    def parse(cls, text: str) -> Query:
+    def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
+        """Read `text`; a pasted issue, traceback or log (`looks_like_report`, or any text when
+        `always_report`) is also read as a `Report`, and then only its title decides whether it
+        is about tests or changes."""
+        as_report = read_reports and (always_report or looks_like_report(text))
+        report = read_report(text) if as_report else None
+        about = report.title if report is not None else text
         terms = Counter(tokenize(text))
-        return cls(text=text, terms=terms, names=_names(text), capitalised=_capitalised(text),
+        return cls(text=text, terms=terms, names=code_names(text), capitalised=_capitalised(text),
                    identifier_terms=tuple(identifiers(text)),
-                   intent=_intent(text), about_tests=bool(_OWN_TESTS.search(text)),
-                   about_changes=bool(_CHANGES.search(text)), yes_no=bool(_YES_NO.match(text)))
+                   intent=_intent(text), about_tests=bool(_OWN_TESTS.search(about)),
+                   about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
+                   report=report)
 
     @property
     def content_terms(self) -> set[str]:
@@ -115,7 +124,7 @@ def _intent(text: str) -> Intent:
     return Intent.OTHER
 
 
-def _names(text: str) -> tuple[str, ...]:
+def code_names(text: str) -> tuple[str, ...]:
     """Code names in the question as written: backticked, dotted, snake_case, camelCase and
     --options (the first name inside backticks: `Session(http2=True)` → Session)."""
     found: list[str] = []
@@ -124,6 +133,8 @@ def _names(text: str) -> tuple[str, ...]:
         if quoted is None:
             found.append(match.group())
             continue
+        if len(quoted.split()) >= 3 and "(" not in quoted:
+            continue  # words in backticks: a message or a command, not a name
         found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*",
                                 quoted)[:1])
     return tuple(dict.fromkeys(name for name in found if len(name) > 1))

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     max_sources_per_file: int = Field(
         2, ge=0, description="At most this many sources from one file while others have candidates "
                              "(0: no limit).")
+    read_reports: bool = Field(
+        True, description="Read a pasted issue, traceback or log part by part (ragqa.report) and rank "
+                          "with what it points at.")
+    evidence_weight: float = Field(
+        1.0, ge=0, description="Weight of the report's evidence ranking (frames, quoted messages, names).")
+    report_parts: int = Field(
+        4, ge=1, le=8, description="A report's parts embedded apart (title, errors, code blocks).")
+    report_demotion: float = Field(
+        0.5, ge=0, le=1, description="A bug report's docs (unless it is about docs) are multiplied by this.")
     reranker: str = Field("none", description="Reorders the top passages: 'none', 'llm' or 'cross-encoder'.")
     reranker_model: str | None = Field(
         None, description="cross-encoder: a local folder holding a sentence-transformers CrossEncoder.")
@@ -111,9 +120,12 @@ class Settings(BaseSettings):
         None, description="Comma-separated bearer tokens that may also ingest, refresh and delete.")
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Requests per minute per token (per client address without tokens); 0 = off.")
-    max_body_bytes: int = Field(65_536, ge=1_024, description="Largest request body accepted.")
+    max_body_bytes: int | None = Field(
+        None, ge=1_024, description="Largest request body accepted (default: room for the longest "
+                                    "question, 6 bytes a character as JSON escapes can take, + 64 KiB).")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest a request body may take to arrive (408).")
-    max_question_chars: int = Field(4_000, ge=10)
+    max_question_chars: int = Field(
+        64_000, ge=10, description="Longest question: a pasted issue, traceback or log is normal input.")
     max_input_file_bytes: int = Field(
         1_000_000, ge=1_024, description="Largest checks or question-set file `ragqa check`/`eval` read.")
     allowed_git_hosts: str = Field(
@@ -128,6 +140,11 @@ class Settings(BaseSettings):
     slack_channel_projects: dict[str, str] = Field(
         default_factory=dict, description='Channel id → project, as JSON: {"C0123": "requests"}.')
     slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests, proxies).")
+
+    @property
+    def body_limit(self) -> int:
+        """The largest request body accepted: `max_body_bytes`, else room for the longest question."""
+        return self.max_body_bytes or 6 * self.max_question_chars + 65_536
 
     @property
     def repos_dir(self) -> Path:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
+from ragqa.answer.location import Location, build_location
 from ragqa.errors import (
     AmbiguousProjectError,
     ConfigError,
@@ -49,6 +50,7 @@ from ragqa.settings import Settings
 
 log = logging.getLogger("ragqa.answer")
 EXTRACTIVE = "extractive"
+LOCATE_TOP_K = 10
 FOLLOW_UP_TERMS = 6  # a question with fewer terms than this is read together with the one before
 
 
@@ -135,7 +137,7 @@ class Answerer:
         started = time.perf_counter()
         question = _check_question(question, self.settings.max_question_chars)
         index = self.project(project)
-        query = Query.parse(_search_text(question, history))
+        query = Query.parse(_search_text(question, history), self.settings.read_reports)
         retrieval = self.retriever.retrieve(index, query, top_k or self.settings.top_k, filters)
         retrieved = time.perf_counter()
         run = _Run(self, index, question, query, retrieval, history)
@@ -145,6 +147,19 @@ class Answerer:
             "retrieve": _ms(retrieved - started), "generate": _ms(time.perf_counter() - retrieved),
             "total": _ms(time.perf_counter() - started)}
         yield AnswerEvent("done", answer=run.answer)
+
+    def locate(self, text: str, project: str | None = None, top_k: int | None = None,
+               filters: Filters | None = None) -> Location:
+        """Where in the project an issue, traceback, log or question points: the files to look
+        at first and the functions inside them, each with its reasons (no model involved)."""
+        started = time.perf_counter()
+        text = _check_question(text, self.settings.max_question_chars)
+        index = self.project(project)
+        query = Query.parse(text, self.settings.read_reports, always_report=True)
+        ranking = self.retriever.rank(index, query, filters)
+        location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
+        location.timings_ms = {"total": _ms(time.perf_counter() - started)}
+        return location
 
     def project(self, name: str | None) -> ProjectIndex:
         """The named project (or the default one) as retrieval needs it, cached until re-ingested."""
@@ -280,13 +295,18 @@ class _Run:
         sources = self._sources(passages)
         yield AnswerEvent("sources", sources=sources)
         definitions = self._definitions()
+        clues = self._clues()
+        marked = [(path, line) for path, line, _ in definitions] + [(path, line) for path, line, _ in clues]
         excerpts = [extractive.excerpt(passage, self.query, self.index.lexical.term_idf,
-                                       [line for path, line, _ in definitions if path == passage.path])
+                                       [line for path, line in marked if path == passage.path])
                     for passage in passages[: extractive.QUOTED_SOURCES]]
         first = excerpts[0]
         defined = [name for path, line, name in definitions
                    if path == first.path and first.start_line <= line <= first.end_line]
-        body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_link, defined)
+        reasons = [reason for path, line, found in clues
+                   if path == first.path and first.start_line <= line <= first.end_line for reason in found]
+        body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_link, defined,
+                                        list(dict.fromkeys(reasons)))
         guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
         text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
         yield AnswerEvent("delta", text=text)
@@ -365,8 +385,9 @@ class _Run:
 
     def _definitions(self) -> list[tuple[str, int, str]]:
         """(path, line, name) of the definitions of names the question mentions, unless it asks
-        how to use something (its answer is in the docs, not at the definition)."""
-        if self.query.intent is Intent.USAGE:
+        how to use something (its answer is in the docs, not at the definition) or is a pasted
+        report (its evidence marks the lines instead)."""
+        if self.query.intent is Intent.USAGE or self.retrieval.evidence is not None:
             return []
         found: list[tuple[str, int, str]] = []
         lookups = [(name, False) for name in self.query.names] + \
@@ -375,6 +396,19 @@ class _Run:
             found.extend((symbol.path, symbol.start_line, symbol.name)
                          for symbol in self.index.symbols.find(name, classes_only)[:3])
         return found
+
+    def _clues(self) -> list[tuple[str, int, list[str]]]:
+        """(path, line, reasons) where a pasted report's evidence points, strongest first: one
+        per file, so the quote of a file centres on its strongest clue."""
+        evidence = self.retrieval.evidence
+        if evidence is None:
+            return []
+        clues: list[tuple[str, int, list[str]]] = []
+        for chunk_id, _ in evidence.ranking():
+            path = self.index.chunk_paths.get(chunk_id)
+            if path is not None and chunk_id in evidence.lines and all(path != seen for seen, _, _ in clues):
+                clues.append((path, evidence.lines[chunk_id], evidence.reasons.get(chunk_id, [])))
+        return clues
 
     def _excerpt_link(self, excerpt: extractive.Excerpt) -> str:
         return self._link(excerpt.path, excerpt.start_line, excerpt.end_line)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from ragqa.markdown import fence_for, inline_code, plain_text
+from ragqa.markdown import code_spans, fence_for, inline_code, plain_text
 from ragqa.query import Intent, Query
 
 if TYPE_CHECKING:
@@ -62,10 +62,11 @@ def references(sources: Sequence[Linked]) -> str:
 
 
 def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
-                      link: Callable[[Excerpt], str], definition_names: Sequence[str] = ()) -> str:
-    """Markdown: a lead naming the passage that answers, then each excerpt under a link to
-    exactly its lines."""
-    parts = [lead(project, query, excerpts[0], definition_names)]
+                      link: Callable[[Excerpt], str], definition_names: Sequence[str] = (),
+                      reasons: Sequence[str] = ()) -> str:
+    """Markdown: a lead naming the passage that answers (and, for a pasted report, why), then
+    each excerpt under a link to exactly its lines."""
+    parts = [lead(project, query, excerpts[0], definition_names, reasons)]
     for quoted in excerpts:
         heading = f" — {quoted.title}" if quoted.title else ""
         fence = fence_for(quoted.text)
@@ -74,9 +75,14 @@ def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
     return "\n\n".join(parts) + "\n"
 
 
-def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = ()) -> str:
-    """One sentence that says where the answer is, in the words the question asked for."""
+def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = (),
+         reasons: Sequence[str] = ()) -> str:
+    """One sentence that says where the answer is, in the words the question asked for; for a
+    pasted report, where to start and what in the report points there."""
     where = inline_code(first.path)
+    if reasons:
+        start = f"{first.title} in {where}" if first.title.startswith("`") else where
+        return f"Start at {start}: it is {'; '.join(_with_code(reason) for reason in reasons[:2])}."
     if definition_names:
         return f"{inline_code(definition_names[0])} is defined in {where}; here it is, with related lines:"
     named = first.title if first.title.startswith("`") else f"**{first.title}**" if first.title else ""
@@ -95,3 +101,8 @@ def vague_reply(project: str, topics: Sequence[str]) -> str:
     examples = f" — for example: {about}" if about else ""
     return (f"{ABSTAIN} Could you ask about something specific in **{plain_text(project)}**{examples}? "
             "A question that names a feature, an error or a function works best.")
+
+
+def _with_code(text: str) -> str:
+    """`text` safe as Markdown, its inline code spans kept as code."""
+    return "".join(piece if is_code else plain_text(piece) for piece, is_code in code_spans(text))

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.watch_feedback(lambda: app.state.services.feedback.counts())
     if settings.slack_signing_secret:
         _mount_slack(app, settings, app.state.services)
-    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=metrics,
+    app.add_middleware(_Guard, max_body=settings.body_limit, metrics=metrics,
                        body_timeout=settings.body_timeout_s)
     return app
 

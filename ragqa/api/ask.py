@@ -1,4 +1,5 @@
-"""`POST /ask`: the answer contract as JSON, or as Server-Sent Events."""
+"""`POST /ask`: the answer contract as JSON, or as Server-Sent Events; `POST /locate`: where in
+the code a pasted issue, traceback or log points."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ragqa.answer import Answer, AnswerEvent
 from ragqa.answer.answerer import final_answer
+from ragqa.answer.location import Location
 from ragqa.api.deps import AskCaller, ServicesDep
 from ragqa.api.errors import status_of
 from ragqa.api.metrics import Metrics
@@ -52,6 +54,22 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCa
     return StreamingResponse(sse_events(chain([first], events), services.metrics),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+class LocateRequest(BaseModel):
+    text: str = Field(min_length=1, description="An issue, a traceback, a log or a question.")
+    project: str | None = Field(None, description="Project to search (default: the only/default one).")
+    top_k: int | None = Field(None, ge=1, le=50, description="Files to return (default 10).")
+    path_prefix: str | None = Field(None, description="Only files under this path.")
+    only: Literal["code", "docs"] | None = Field(None, description="Only code or only docs.")
+
+
+@router.post("/locate", response_model=Location)
+def locate(body: LocateRequest, services: ServicesDep, caller: AskCaller) -> Location:
+    """The files to change first and, inside them, the functions and classes — each with a
+    permalink and its reasons (a traceback frame, a quoted message it raises, a name it
+    defines). No model is involved, so this answers in milliseconds."""
+    return services.answerer.locate(body.text, body.project, body.top_k, Filters(body.path_prefix, body.only))
 
 
 def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]:

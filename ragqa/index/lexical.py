@@ -260,6 +260,26 @@ class LexicalIndex:
             scores[touched] += count * self.idf[column] * weighted * (K1 + 1) / (weighted + K1)
         return scores
 
+    def holding_all(self, terms: Iterable[str], limit: int) -> list[str]:
+        """Up to `limit` chunk ids whose body holds every one of `terms` (none when a term is
+        unknown); the rarest terms narrow the set first."""
+        columns = []
+        for term in set(terms):
+            column = self.term_ids.get(term)
+            if column is None:
+                return []
+            columns.append(column)
+        if not columns:
+            return []
+        body = self.fields["body"]
+        columns.sort(key=lambda column: body.posting_ptr[column + 1] - body.posting_ptr[column])
+        rows = body.postings(columns[0])[0]
+        for column in columns[1:]:
+            rows = np.intersect1d(rows, body.postings(column)[0], assume_unique=True)
+            if not len(rows):
+                return []
+        return [self.ids[row] for row in rows[:limit]]
+
     def chunk_terms(self, chunk_ids: Iterable[str]) -> set[str]:
         """Every term of these chunks (their location labels included)."""
         terms: set[str] = set()

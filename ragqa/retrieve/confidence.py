@@ -12,6 +12,10 @@ Signals, each in [0, 1]:
 
 `confidence = (similarity + coverage) / 2 − unknown_names / 2 − unknown_terms × (0.15 for a
 yes/no question, else 0.05)`; below `RAGQA_MIN_CONFIDENCE` the answer is "Hmm, I'm not sure."
+A pasted report (`ragqa.report`) is judged otherwise: `(similarity + max(coverage, evidence)) / 2`,
+where `evidence` is the strongest clue (a traceback frame, a raised message, a named
+definition) among the top passages — its many unknown names are the reporter's, not gaps.
+
 The weights and the threshold come from the question sets in `bench/questions` and the dev set
 (docs/quality.md): every unanswerable question there scores below it, and all but a few of the
 answerable ones above.
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragqa.query import Query
+from ragqa.retrieve.evidence import Evidence
 from ragqa.retrieve.passages import Passage
 from ragqa.retrieve.project import ProjectIndex
 
@@ -42,8 +47,10 @@ class Confidence:
 
 
 def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
-           best_similarity: float) -> Confidence:
+           best_similarity: float, evidence: Evidence | None = None) -> Confidence:
     """The confidence that `passages` answer `query` (see the module docstring)."""
+    if query.report is not None and evidence is not None:
+        return _assess_report(project, query, passages, best_similarity, evidence)
     lexical = project.lexical
     terms = set(query.terms)
     found = lexical.chunk_terms(chunk_id for passage in passages[:COVERAGE_SOURCES]
@@ -60,6 +67,25 @@ def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
         "yes_no": 1.0 if query.yes_no else 0.0,
     }
     return Confidence(combine(signals), signals, vague=query.vague)
+
+
+def _assess_report(project: ProjectIndex, query: Query, passages: Sequence[Passage],
+                   best_similarity: float, evidence: Evidence) -> Confidence:
+    """A pasted report names many things the project never heard of (the reporter's variables,
+    other libraries): what counts is whether its evidence — a frame, a message the code
+    raises, a name it defines — lands in the top passages."""
+    top_ids = [chunk_id for passage in passages[:COVERAGE_SOURCES] for chunk_id in passage.chunk_ids]
+    strongest = max((evidence.chunks.get(chunk_id, 0.0) for chunk_id in top_ids), default=0.0)
+    files = {passage.path for passage in passages[:COVERAGE_SOURCES]}
+    strongest = max([strongest, *(evidence.files.get(path, 0.0) for path in files)])
+    lexical = project.lexical
+    found = lexical.chunk_terms(top_ids)
+    total = sum(lexical.term_idf(term) for term in query.terms)
+    covered = sum(lexical.term_idf(term) for term in set(query.terms) & found)
+    signals = {"similarity": round(best_similarity, 4), "evidence": round(strongest, 4),
+               "coverage": round(covered / total, 4) if total else 0.0}
+    raw = 0.5 * signals["similarity"] + 0.5 * max(signals["coverage"], signals["evidence"])
+    return Confidence(round(min(1.0, max(0.0, raw)), 4), signals)
 
 
 def combine(signals: dict[str, float]) -> float:

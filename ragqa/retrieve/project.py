@@ -12,10 +12,12 @@ import pathspec
 from ragqa.errors import BadRequestError
 from ragqa.index import ChunkStore, ChunkStoreSnapshot, LexicalIndex, ProjectRecord, StoredChunk
 from ragqa.index.chroma import store_errors
+from ragqa.index.lexical import tokenize
 from ragqa.index.symbols import SymbolTable
 
 KindFilter = Literal["code", "docs"]
 TOPIC_COUNT = 8
+PHRASE_CANDIDATES = 300  # chunks holding a phrase's words read to find the phrase itself
 _NOT_TOPICS = ("change", "history", "release", "license", "licence", "contribut", "code of conduct",
                "authors", "security", "support", "sponsor", "funding", "thank", "credits")
 
@@ -51,6 +53,11 @@ class ProjectIndex:
     memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
+    _by_file_name: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for path in self.file_kinds:
+            self._by_file_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
@@ -69,6 +76,66 @@ class ProjectIndex:
             return self.memory.get(ids)
         with store_errors():
             return self.store.get(ids)
+
+    def resolve_path(self, written: str) -> str | None:
+        """The project file a path from elsewhere stands for: a frame's path on someone's machine
+        (`/usr/lib/python3/site-packages/astropy/io/ascii/core.py`), a `src/` layout, a
+        relative or bare file name. The file sharing the longest tail of folders wins, and it
+        must share its folder too (one shared file name could be the standard library's); a
+        bare name must be unique."""
+        parts = [part for part in written.replace("\\", "/").split("/") if part not in ("", ".")]
+        if not parts:
+            return None
+        best: tuple[int, str] | None = None
+        for path in self._by_file_name.get(parts[-1], []):
+            shared = _shared_tail(parts, path.split("/"))
+            if best is None or shared > best[0]:
+                best = (shared, path)
+            elif shared == best[0]:
+                best = (shared, "")  # a tie: ambiguous
+        if best is None or not best[1]:
+            return None
+        shared, path = best
+        if len(parts) == 1:  # a bare file name
+            return path if len(self._by_file_name[parts[-1]]) == 1 else None
+        return path if shared >= min(2, path.count("/") + 1) else None
+
+    def module_path(self, module: str) -> str | None:
+        """The file of a dotted module (`astropy.io.ascii.qdp` → `astropy/io/ascii/qdp.py`, or a
+        package's `__init__.py`), under any folder (`src/`)."""
+        tail = module.replace(".", "/")
+        for candidate in (f"{tail}.py", f"{tail}/__init__.py"):
+            path = self.resolve_path(candidate)
+            if path is not None and path.endswith(candidate):
+                return path
+        return None
+
+    def chunk_at(self, path: str, line: int) -> str | None:
+        """The chunk of `path` that holds `line`."""
+        entry = self.record.files.get(path)
+        if entry is None:
+            return None
+        for chunk in self.chunks(entry.chunks):
+            if int(chunk.metadata.get("start_line", 0)) <= line <= int(chunk.metadata.get("end_line", 0)):
+                return chunk.id
+        return None
+
+    def find_phrase(self, phrase: str, filters: Filters, limit: int = PHRASE_CANDIDATES
+                    ) -> list[tuple[str, str, int]]:
+        """Chunks whose text holds `phrase` (case aside), each with the line that holds it and
+        that line's number.
+        The BM25 index narrows the search to chunks holding every word of it first."""
+        ids = self.lexical.holding_all(tokenize(phrase), limit)
+        wanted = phrase.lower()
+        found = []
+        for chunk in self.chunks([chunk_id for chunk_id in ids if self.allowed(chunk_id, filters)]):
+            at = chunk.text.lower().find(wanted)
+            if at >= 0:
+                start = chunk.text.rfind("\n", 0, at) + 1
+                end = chunk.text.find("\n", at)
+                number = int(chunk.metadata.get("start_line", 1)) + chunk.text.count("\n", 0, at)
+                found.append((chunk.id, chunk.text[start:end if end >= 0 else None], number))
+        return found
 
     def matching(self, patterns: Sequence[str]) -> set[str]:
         """The files matching gitignore-style `patterns` (computed once per pattern list)."""
@@ -104,3 +171,13 @@ class ProjectIndex:
                     titles[title] += 1
             self._topics = [title for title, _ in titles.most_common(TOPIC_COUNT)]
         return self._topics
+
+
+def _shared_tail(left: list[str], right: list[str]) -> int:
+    """How many trailing path parts two paths share."""
+    shared = 0
+    for a, b in zip(reversed(left), reversed(right), strict=False):
+        if a != b:
+            break
+        shared += 1
+    return shared

@@ -31,13 +31,29 @@ from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
 from ragqa.query import Query
 from ragqa.retrieve.confidence import Confidence, assess
+from ragqa.retrieve.evidence import Evidence, gather
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
 from ragqa.retrieve.project import Filters, ProjectIndex
 from ragqa.retrieve.rerank import Reranker
 from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
+EVIDENCE_CANDIDATES = 30
+FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
+
+
+@dataclass
+class Ranking:
+    """Candidate chunks, best first, with fused scores in (0, 1]; what a report pointed at."""
+
+    fused: list[tuple[str, float]]
+    best_similarity: float
+    evidence: Evidence | None = None
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return dict(self.fused)
 
 
 @dataclass
@@ -46,6 +62,7 @@ class Retrieval:
 
     passages: list[Passage]
     confidence: Confidence
+    evidence: Evidence | None = None
 
     @property
     def signals(self) -> dict[str, float]:
@@ -63,36 +80,60 @@ class Retriever:
     def retrieve(self, project: ProjectIndex, query: Query, top_k: int,
                  filters: Filters | None = None) -> Retrieval:
         filters = filters or Filters()
-        project.check(filters)
-        with store_errors():
-            dense, best_similarity = self._dense(project, query, filters)
-        lexical = self._lexical(project, query, filters)
-        symbols = self._symbols(project, query, filters)
-        weights = [self.settings.dense_weight, self.settings.lexical_weight, self.settings.symbol_weight]
-        fused = fuse([dense, lexical, [chunk_id for chunk_id, _ in symbols]], weights,
-                     self.settings.rrf_k, strengths=dict(symbols))
-        fused = self._priors(project, query, fused)
-        fused = self._file_evidence(project, fused)
-        wanted = [chunk_id for chunk_id, _ in fused[: max(3 * top_k, 10)]]
-        rankings = (dense, lexical, symbols)
-        best = max_fused(self.settings.rrf_k,
-                         [weight for weight, ranking in zip(weights, rankings, strict=True) if ranking])
-        best *= self._largest_prior(query) * (1 + 2 * self.settings.file_evidence)
-        scores = {chunk_id: score / best for chunk_id, score in fused}
-        merged = merge_neighbours(project.chunks(wanted), scores, project.chunk_positions)
+        ranking = self.rank(project, query, filters)
+        wanted = [chunk_id for chunk_id, _ in ranking.fused[: max(3 * top_k, 10)]]
+        merged = merge_neighbours(project.chunks(wanted), ranking.scores, project.chunk_positions)
         if self.reranker is not None:
             merged = self.reranker.rerank(query, merged[: self.settings.reranker_candidates]) + \
                 merged[self.settings.reranker_candidates:]
         passages = diversify(merged, top_k, self.settings.max_sources_per_file)
-        return Retrieval(passages, assess(project, query, passages, best_similarity))
+        confidence = assess(project, query, passages, ranking.best_similarity, ranking.evidence)
+        return Retrieval(passages, confidence, ranking.evidence)
+
+    def rank(self, project: ProjectIndex, query: Query, filters: Filters | None = None) -> Ranking:
+        """Every candidate chunk with its fused score (1 for a chunk first in every ranking)."""
+        filters = filters or Filters()
+        project.check(filters)
+        report = query.report if self.settings.read_reports else None
+        with store_errors():
+            dense, best_similarity = self._dense(project, query, filters)
+        lexical = self._lexical(project, query, filters)
+        symbols = self._symbols(project, query, filters) if report is None else []
+        evidence = gather(project, report, filters) if report is not None else None
+        settings = self.settings
+        rankings: list[list[tuple[str, float]]] = [
+            [(chunk_id, 1.0) for chunk_id in dense], [(chunk_id, 1.0) for chunk_id in lexical], symbols,
+            evidence.ranking()[:EVIDENCE_CANDIDATES] if evidence else []]
+        weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
+                   settings.evidence_weight]
+        fused = fuse(rankings, weights, settings.rrf_k)
+        fused = self._priors(project, query, fused, evidence)
+        fused = self._file_evidence(project, fused)
+        best = max_fused(settings.rrf_k, [weight for weight, ranking in zip(weights, rankings, strict=True)
+                                          if ranking])
+        best *= self._largest_prior(query, evidence) * (1 + 2 * settings.file_evidence)
+        return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
-        """Chunk ids by embedding similarity, and the best cosine similarity seen."""
+        """Chunk ids by embedding similarity, and the best cosine similarity seen. A report's
+        parts (title, errors, code blocks) are embedded apart and their rankings fused, rather
+        than one truncated embedding of the whole text."""
+        report = query.report if self.settings.read_reports else None
+        parts = report.parts(self.settings.report_parts) if report is not None else [query.text]
+        if len(parts) <= 1:
+            return self._nearest(project, query.text if report is None else parts[0], filters)
+        found = [self._nearest(project, part, filters) for part in parts]
+        fused = fuse([[(chunk_id, 1.0) for chunk_id in ids] for ids, _ in found], [1.0] * len(found),
+                     self.settings.rrf_k)
+        return [chunk_id for chunk_id, _ in fused][: self.settings.retrieve_candidates], \
+            max(similarity for _, similarity in found)
+
+    def _nearest(self, project: ProjectIndex, text: str, filters: Filters) -> tuple[list[str], float]:
         wanted = self.settings.retrieve_candidates * (4 if filters.path_prefix else 1)
         count = min(wanted, project.record.chunk_count)
         if count == 0:
             return [], 0.0
-        vector = embed_query(self.embedder, query.text)
+        vector = embed_query(self.embedder, text)
         if project.memory is not None:
             nearest = project.memory.nearest(vector, count * (1 if filters.kind is None else 4))
         else:
@@ -139,12 +180,13 @@ class Retriever:
                     found[symbol.chunk_id] = max(found.get(symbol.chunk_id, 0.0), strength)
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
 
-    def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]]
-                ) -> list[tuple[str, float]]:
+    def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
+                evidence: Evidence | None = None) -> list[tuple[str, float]]:
         """Shift scores by what the question asks for: docs or code; tests and changelogs down,
-        or up when the question is about them."""
+        or up when the question is about them. A bug report ranks docs lower (unless it is about
+        them), and a file it names or imports lifts that file's chunks."""
         settings = self.settings
-        docs_bias = settings.intent_docs_bias.get(query.intent, 1.0)
+        docs_bias = _docs_bias(settings, query)
         secondary = settings.secondary_weight or 1.0
         demoted: list[tuple[set[str], float]] = [
             (project.matching(settings.test_paths), 1 / secondary if query.about_tests else secondary),
@@ -157,14 +199,18 @@ class Retriever:
             for paths, weight in demoted:
                 if path in paths:
                     score *= weight
+            if evidence is not None and path in evidence.files:
+                score *= 1 + settings.evidence_weight * evidence.files[path] * FILE_LIFT
             shifted.append((chunk_id, score))
         return sorted(shifted, key=lambda item: -item[1])
 
-    def _largest_prior(self, query: Query) -> float:
+    def _largest_prior(self, query: Query, evidence: Evidence | None = None) -> float:
         """The largest factor `_priors` can apply for `query` (so that scores stay within 1)."""
         settings = self.settings
         promoted = 1 / (settings.secondary_weight or 1.0) if query.about_tests or query.about_changes else 1.0
-        return max(1.0, settings.intent_docs_bias.get(query.intent, 1.0), promoted)
+        lifted = 1 + settings.evidence_weight * max(evidence.files.values(), default=0.0) * FILE_LIFT \
+            if evidence is not None else 1.0
+        return max(1.0, _docs_bias(settings, query), promoted) * lifted
 
     def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]]
                        ) -> list[tuple[str, float]]:
@@ -196,18 +242,24 @@ def embed_query(embedder: Embedder, text: str) -> list[float]:
                          f"{' '.join(str(error).split())[:200]}") from error
 
 
-def fuse(rankings: Sequence[list[str]], weights: Sequence[float], rrf_k: int,
-         strengths: dict[str, float] | None = None) -> list[tuple[str, float]]:
-    """Weighted reciprocal rank fusion: robust to the rankings' different scales. The last
-    ranking's entries may carry a `strength` in (0, 1] that scales their contribution."""
+def fuse(rankings: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float], rrf_k: int
+         ) -> list[tuple[str, float]]:
+    """Weighted reciprocal rank fusion: robust to the rankings' different scales. Each entry
+    carries a strength in (0, 1] that scales its contribution (1 for plain rankings)."""
     fused: dict[str, float] = {}
-    strengths = strengths or {}
-    for index, (ranking, weight) in enumerate(zip(rankings, weights, strict=True)):
-        last = index == len(rankings) - 1
-        for rank, chunk_id in enumerate(ranking, 1):
-            scale = strengths.get(chunk_id, 1.0) if last else 1.0
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * scale / (rrf_k + rank)
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, (chunk_id, strength) in enumerate(ranking, 1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * strength / (rrf_k + rank)
     return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def _docs_bias(settings: Settings, query: Query) -> float:
+    """What docs chunks' scores are multiplied by for `query`."""
+    bias = settings.intent_docs_bias.get(query.intent, 1.0)
+    report = query.report if settings.read_reports else None
+    if report is not None and report.is_bug and not report.about_docs:
+        bias = min(bias, 1.0) * settings.report_demotion
+    return bias
 
 
 def max_fused(rrf_k: int, weights: Sequence[float]) -> float:

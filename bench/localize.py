@@ -1,0 +1,358 @@
+"""File and function localisation on SWE-bench-format issues, against a plain BM25 baseline (not a test).
+
+    python bench/localize.py --data swe_bench_lite.jsonl --clones '/src/{owner}+{name}' \\
+        --storage /tmp/loc --split tuning                       # ingest what is missing, then score
+    python bench/localize.py ... --split held-out               # the five repos kept aside
+    python bench/localize.py ... --ablation                     # the table in docs/quality.md
+    python bench/localize.py ... --set evidence_weight=0        # one settings change
+    python bench/localize.py ... --misses                       # where the right file ranked
+
+Input: SWE-bench JSONL (`instance_id, repo, base_commit, problem_statement, patch`, one instance
+per line; SWE-bench Lite is public, e.g. `princeton-nlp/SWE-bench_Lite` on Hugging Face) and a
+local clone of each repo (`--clones` is a pattern over `{owner}` and `{name}`). Each instance is
+ingested as its own project, `swe/<instance_id>`, at its base commit, oldest first: an
+instance's files unchanged since an earlier instance of the same repo have their vectors copied,
+not embedded again (the ingester's reuse across projects of one source). `--include-for
+sympy/sympy=sympy/` limits a big repo to its package folder; the figures say so.
+
+The issue text is the question; the answer is the files (and functions) the fix's `patch`
+changes. File Acc@k: every changed file is in the first k files; MRR: 1 / rank of the first
+changed file. Function level: the functions and classes (innermost, qualified: `Class.method`)
+whose lines the patch changes, read from the base commit with `ast`; Acc@k as for files, over the
+first k located functions. In the same run, a 20-line baseline: BM25 (bm25s) over whole `.py`
+files of the same file selection, the issue text as the query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.quality import setting_change
+
+HELD_OUT = ("psf/requests", "pallets/flask", "pytest-dev/pytest", "mwaskom/seaborn", "pylint-dev/pylint")
+KS = (1, 3, 5, 10)
+ABLATION: list[tuple[str, dict[str, Any]]] = [
+    ("ask's retrieval (no report reading)", {"read_reports": False}),
+    ("**defaults**", {}),
+    ("− evidence ranking", {"evidence_weight": 0.0}),
+    ("− parts embedded apart (one text)", {"report_parts": 1}),
+    ("− bug reports demote docs and tests", {"report_demotion": 1.0}),
+    ("− symbol table", {"symbol_weight": 0.0}),
+    ("dense off", {"dense_weight": 0.0}),
+    ("lexical off", {"lexical_weight": 0.0}),
+]
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    repo: str
+    base_commit: str
+    problem_statement: str
+    patch: str
+    created_at: str = ""
+    files: list[str] = field(default_factory=list)  # changed by the patch
+    functions: list[str] = field(default_factory=list)  # "path:Qualified.name" changed by the patch
+
+    @property
+    def project(self) -> str:
+        return f"swe/{self.instance_id}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="SWE-bench-format JSONL")
+    parser.add_argument("--clones", required=True,
+                        help="local clone per repo: a pattern over {owner}, {name}")
+    parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--split", choices=["tuning", "held-out", "all"], default="tuning")
+    parser.add_argument("--repos", help="only these repos (comma-separated owner/name)")
+    parser.add_argument("--include-for", action="append", default=[], metavar="REPO=GLOB",
+                        help="ingest only paths matching GLOB for REPO (repeatable)")
+    parser.add_argument("--limit", type=int, help="at most N instances per repo")
+    parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument("--present-only", action="store_true",
+                        help="score only the instances already ingested (no ingest)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--misses", action="store_true", help="print each instance's rank of the right file")
+    parser.add_argument("--top-k", type=int, default=10)
+    args = parser.parse_args()
+    instances = select(load(args.data), args.split, args.repos, args.limit)
+    includes = dict(item.split("=", 1) for item in args.include_for)
+    clones = {repo: Path(args.clones.format(owner=repo.split("/")[0], name=repo.split("/")[1]))
+              for repo in {instance.repo for instance in instances}}
+    for instance in instances:
+        instance.files = changed_files(instance.patch)
+        instance.functions = changed_functions(clones[instance.repo], instance)
+    if args.present_only:
+        instances = present(args.storage, instances)
+        ingest_times: dict[str, float] = {}
+    else:
+        ingest_times = ingest(args.storage, instances, clones, includes)
+    if args.ingest_only:
+        return
+    changes = dict(setting_change(item) for item in args.set)
+    if args.ablation:
+        print("| variant | n | file Acc@1 | Acc@3 | Acc@5 | Acc@10 | MRR | func Acc@1 | Acc@5 | Acc@10 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for label, variant in ABLATION:
+            scores = score_ragqa(args.storage, instances, {**changes, **variant}, args.top_k)
+            print(f"| {label} | {len(instances)} | " + " | ".join(
+                f"{scores[key]:.3f}" for key in ("file@1", "file@3", "file@5", "file@10", "file_mrr",
+                                                 "func@1", "func@5", "func@10")) + " |", flush=True)
+        return
+    report(args.storage, instances, clones, includes, changes, args.top_k, args.misses, ingest_times)
+
+
+def load(path: Path) -> list[Instance]:
+    fields = Instance.__dataclass_fields__
+    instances = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            instances.append(Instance(**{key: row.get(key, "") for key in fields
+                                         if key not in ("files", "functions")}))
+    return instances
+
+
+def select(instances: list[Instance], split: str, repos: str | None, limit: int | None) -> list[Instance]:
+    wanted = set(repos.split(",")) if repos else None
+    chosen = [instance for instance in instances
+              if (wanted is None or instance.repo in wanted)
+              and (split == "all" or (instance.repo in HELD_OUT) == (split == "held-out"))]
+    chosen.sort(key=lambda instance: (instance.repo, instance.created_at, instance.instance_id))
+    if limit:
+        by_repo: dict[str, list[Instance]] = {}
+        for instance in chosen:
+            by_repo.setdefault(instance.repo, []).append(instance)
+        chosen = [instance for group in by_repo.values() for instance in group[:limit]]
+    return chosen
+
+
+def changed_files(patch: str) -> list[str]:
+    return list(dict.fromkeys(re.findall(r"^diff --git a/(\S+) b/", patch, re.MULTILINE)))
+
+
+def changed_functions(clone: Path, instance: Instance) -> list[str]:
+    """The innermost functions and classes whose lines (at the base commit) the patch changes."""
+    found: list[str] = []
+    for path, lines in _changed_lines(instance.patch).items():
+        if not path.endswith(".py"):
+            continue
+        source = _git(clone, "show", f"{instance.base_commit}:{path}", check=False)
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        spans = list(_definitions(tree.body, ""))
+        for line in sorted(lines):
+            inner = [(end - start, name) for name, start, end in spans if start <= line <= end]
+            if inner:
+                found.append(f"{path}:{min(inner)[1]}")
+    return list(dict.fromkeys(found))
+
+
+def _changed_lines(patch: str) -> dict[str, set[int]]:
+    """Per file, the base-commit lines a patch removes or inserts next to."""
+    changed: dict[str, set[int]] = {}
+    path, line = "", 0
+    for text in patch.splitlines():
+        if text.startswith("--- "):
+            path = text[6:] if text.startswith("--- a/") else ""
+        elif text.startswith("@@"):
+            match = re.match(r"@@ -(\d+)", text)
+            line = int(match.group(1)) if match else 0
+        elif path and text.startswith("-") and not text.startswith("---"):
+            changed.setdefault(path, set()).add(line)
+            line += 1
+        elif path and text.startswith("+") and not text.startswith("+++"):
+            changed.setdefault(path, set()).add(max(line - 1, 1))
+        elif path and text.startswith(" "):
+            line += 1
+    return changed
+
+
+def _definitions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, int, int]]:
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = f"{prefix}{node.name}"
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            yield name, start, node.end_lineno or node.lineno
+            yield from _definitions(node.body, f"{name}.")
+
+
+def present(storage: Path, instances: list[Instance]) -> list[Instance]:
+    """The instances whose project is ingested at their base commit."""
+    from ragqa.answer import Answerer
+
+    registry = Answerer(_settings(storage, {}), llm=None).registry
+    commits = {record.name: record.commit for record in registry.all()}
+    return [instance for instance in instances if commits.get(instance.project) == instance.base_commit]
+
+
+def ingest(storage: Path, instances: list[Instance], clones: dict[str, Path],
+           includes: dict[str, str]) -> dict[str, float]:
+    """Ingest each instance's project unless it is there at its base commit; seconds per instance."""
+    from ragqa.ingest import Ingester, IngestRequest
+
+    ingester = Ingester(_settings(storage, {}))
+    present = {record.name: record.commit for record in ingester.projects()}
+    times: dict[str, float] = {}
+    for number, instance in enumerate(instances, 1):
+        if present.get(instance.project) == instance.base_commit:
+            continue
+        include = includes.get(instance.repo)
+        started = time.perf_counter()
+        summary = ingester.ingest(IngestRequest(
+            source=str(clones[instance.repo]), name=instance.project, ref=instance.base_commit,
+            web_url=f"https://github.com/{instance.repo}", include=[include] if include else None))
+        times[instance.instance_id] = time.perf_counter() - started
+        print(f"[{number}/{len(instances)}] {instance.project}: {summary.chunks} chunks, "
+              f"{summary.embedded} embedded, {summary.reused} reused, {times[instance.instance_id]:.0f} s",
+              file=sys.stderr, flush=True)
+    return times
+
+
+def score_ragqa(storage: Path, instances: list[Instance], changes: dict[str, Any], top_k: int,
+                details: dict[str, Any] | None = None) -> dict[str, float]:
+    """Locate each instance's issue; Acc@k and MRR at file and function level."""
+    from ragqa.answer import Answerer
+
+    answerer = Answerer(_settings(storage, changes), llm=None)
+    file_ranks, function_hits, timings = [], [], []
+    for instance in instances:
+        answerer.locate(instance.problem_statement, instance.project, top_k=top_k)  # opens the project
+        started = time.perf_counter()
+        located = answerer.locate(instance.problem_statement, instance.project, top_k=top_k)
+        timings.append(time.perf_counter() - started)
+        files = [entry.path for entry in located.files]
+        functions = [f"{entry.path}:{symbol.name}" for entry in located.files for symbol in entry.symbols]
+        file_ranks.append(_ranks(files, instance.files))
+        if instance.functions:
+            function_hits.append(_ranks(functions, instance.functions))
+        if details is not None:
+            details[instance.instance_id] = {"files": files[:5], "ranks": file_ranks[-1],
+                                             "reasons": [entry.reasons[:2] for entry in located.files[:3]]}
+        answerer.forget(instance.project)  # one project open at a time
+    return {**_metrics(file_ranks, "file"), **_metrics(function_hits, "func"),
+            "locate_p50_ms": 1000 * statistics.median(timings) if timings else 0.0,
+            "locate_p95_ms": 1000 * _percentile(timings, 95) if timings else 0.0}
+
+
+def _timing(scores: dict[str, float]) -> str:
+    if "locate_p50_ms" not in scores:
+        return "–"
+    return f"{scores['locate_p50_ms']:.0f} / {scores['locate_p95_ms']:.0f}"
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+
+def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dict[str, str]
+               ) -> dict[str, float]:
+    """The baseline: bm25s over whole `.py` files (the ingest's include rule, if any)."""
+    import bm25s
+
+    file_ranks = []
+    for instance in instances:
+        paths, texts = _python_files(clones[instance.repo], instance.base_commit, includes.get(instance.repo))
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+        query = bm25s.tokenize([instance.problem_statement], stopwords="en", show_progress=False)
+        found, _ = retriever.retrieve(query, k=min(10, len(paths)), show_progress=False)
+        file_ranks.append(_ranks([paths[int(row)] for row in found[0]], instance.files))
+    return _metrics(file_ranks, "file")
+
+
+def _python_files(clone: Path, commit: str, include: str | None) -> tuple[list[str], list[str]]:
+    listing = _git(clone, "ls-tree", "-r", "--name-only", commit).splitlines()
+    paths = [path for path in listing if path.endswith(".py")
+             and (include is None or path.startswith(include.strip("/") + "/"))]
+    blobs = _git(clone, "cat-file", "--batch", input_text="".join(f"{commit}:{path}\n" for path in paths))
+    return paths, _split_batch(blobs, len(paths))
+
+
+def _split_batch(output: str, count: int) -> list[str]:
+    """The texts `git cat-file --batch` printed, in order."""
+    texts, position = [], 0
+    data = output.encode("utf-8", "surrogateescape")
+    for _ in range(count):
+        header_end = data.index(b"\n", position)
+        size = int(data[position:header_end].split()[2])
+        texts.append(data[header_end + 1:header_end + 1 + size].decode("utf-8", "replace"))
+        position = header_end + 1 + size + 1
+    return texts
+
+
+def _ranks(ranked: list[str], gold: list[str]) -> list[int]:
+    """The 1-based rank of each gold item (0 when it was not found)."""
+    return [ranked.index(item) + 1 if item in ranked else 0 for item in gold]
+
+
+def _metrics(all_ranks: list[list[int]], level: str) -> dict[str, float]:
+    if not all_ranks:
+        return {}
+    result = {}
+    for k in KS:
+        hits = sum(all(0 < rank <= k for rank in ranks) for ranks in all_ranks)
+        result[f"{level}@{k}"] = hits / len(all_ranks)
+    result[f"{level}_mrr"] = sum(1 / min((r for r in ranks if r), default=float("inf"))
+                                 for ranks in all_ranks) / len(all_ranks)
+    result[f"{level}_n"] = len(all_ranks)
+    return result
+
+
+def report(storage: Path, instances: list[Instance], clones: dict[str, Path], includes: dict[str, str],
+           changes: dict[str, Any], top_k: int, misses: bool, ingest_times: dict[str, float]) -> None:
+    print("| repo | n | method | file Acc@1 | Acc@3 | Acc@5 | Acc@10 | MRR | func Acc@1 | Acc@5 | Acc@10 "
+          "| warm locate p50 / p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    by_repo: dict[str, list[Instance]] = {}
+    for instance in instances:
+        by_repo.setdefault(instance.repo, []).append(instance)
+    groups = list(by_repo.items()) + ([("**all**", instances)] if len(by_repo) > 1 else [])
+    details: dict[str, Any] = {}
+    for repo, group in groups:
+        label = f"{repo} ({includes[repo]} only)" if repo in includes else repo
+        for method, scores in (("ragqa", score_ragqa(storage, group, changes, top_k, details)),
+                               ("BM25 (bm25s)", score_bm25(group, clones, includes))):
+            print(f"| {label} | {len(group)} | {method} | " + " | ".join(
+                f"{scores[key]:.3f}" if key in scores else "–"
+                for key in ("file@1", "file@3", "file@5", "file@10", "file_mrr", "func@1", "func@5",
+                            "func@10")) + f" | {_timing(scores)} |", flush=True)
+    if ingest_times:
+        print(f"\ningest: {len(ingest_times)} instances, {sum(ingest_times.values()):.0f} s in all")
+    if misses:
+        for instance_id, entry in details.items():
+            print(instance_id, entry["ranks"], entry["files"][:3], entry["reasons"])
+
+
+def _settings(storage: Path, changes: dict[str, Any]) -> Any:
+    from ragqa.settings import Settings
+
+    return Settings(storage_dir=storage, llm="none", _env_file=None, **changes)  # type: ignore[call-arg]
+
+
+def _git(clone: Path, *args: str, check: bool = True, input_text: str | None = None) -> str:
+    done = subprocess.run(["git", "-C", str(clone), *args], capture_output=True, input=input_text,
+                          text=True, errors="surrogateescape", check=check)
+    return done.stdout
+
+
+if __name__ == "__main__":
+    main()
