@@ -206,6 +206,7 @@ def present(storage: Path, instances: list[Instance]) -> list[Instance]:
 def ingest(storage: Path, instances: list[Instance], clones: dict[str, Path],
            includes: dict[str, str]) -> dict[str, float]:
     """Ingest each instance's project unless it is there at its base commit; seconds per instance."""
+    from ragqa.errors import RagqaError
     from ragqa.ingest import Ingester, IngestRequest
 
     ingester = Ingester(_settings(storage, {}))
@@ -216,9 +217,13 @@ def ingest(storage: Path, instances: list[Instance], clones: dict[str, Path],
             continue
         include = includes.get(instance.repo)
         started = time.perf_counter()
-        summary = ingester.ingest(IngestRequest(
-            source=str(clones[instance.repo]), name=instance.project, ref=instance.base_commit,
-            web_url=f"https://github.com/{instance.repo}", include=[include] if include else None))
+        try:
+            summary = ingester.ingest(IngestRequest(
+                source=str(clones[instance.repo]), name=instance.project, ref=instance.base_commit,
+                web_url=f"https://github.com/{instance.repo}", include=[include] if include else None))
+        except RagqaError as error:
+            print(f"[{number}/{len(instances)}] {instance.project}: not ingested: {error}", file=sys.stderr)
+            continue
         times[instance.instance_id] = time.perf_counter() - started
         print(f"[{number}/{len(instances)}] {instance.project}: {summary.chunks} chunks, "
               f"{summary.embedded} embedded, {summary.reused} reused, {times[instance.instance_id]:.0f} s",

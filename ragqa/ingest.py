@@ -68,6 +68,7 @@ from ragqa.sources import (
 )
 from ragqa.sources.git import mirror_name
 from ragqa.sources.secrets import REDACTOR_VERSION, Redacted, redact
+from ragqa.sources.selection import MISSING_REASON
 
 CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
@@ -290,7 +291,7 @@ class Ingester:
             if reason is None:
                 kept[file.path] = file.blob
             else:
-                self.progress.note(f"skipped {file.path}: {reason}", verbose=True)
+                self.progress.note(f"skipped {file.path}: {reason}", verbose=reason != MISSING_REASON)
         return kept, len(snapshot.files) - len(kept)
 
     def _chunk(self, snapshot: Snapshot, paths: Sequence[str], blobs: dict[str, str]

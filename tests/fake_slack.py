@@ -18,11 +18,18 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts → messages for conversations.replies
+        self.files: dict[str, bytes] = {}  # path under /files-pri/ → a shared file's content
+        self.file_auth: list[str] = []  # the Authorization header of each file download
         self._ts = 1_700_000_000
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def share(self, name: str, content: str) -> str:
+        """Host a shared file as Slack does (behind the bot token); its private URL."""
+        self.files[name] = content.encode()
+        return f"{self.url}/files-pri/T1-F1/{name}"
 
     @property
     def url(self) -> str:
@@ -83,6 +90,9 @@ class FakeSlack:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path.startswith("/files-pri/"):
+                    self._file(parts.path.rsplit("/", 1)[-1])
+                    return
                 self._reply(fake._handle(parts.path.rsplit("/", 1)[-1], dict(parse_qsl(parts.query))))
 
             def do_POST(self) -> None:
@@ -100,6 +110,20 @@ class FakeSlack:
                     self._reply(fake._handle("response_url", payload))
                 else:
                     self._reply(fake._handle(parts.path.rsplit("/", 1)[-1], payload))
+
+            def _file(self, name: str) -> None:
+                fake.file_auth.append(self.headers.get("Authorization") or "")
+                data = fake.files.get(name)
+                if data is None or self.headers.get("Authorization") != "Bearer xoxb-test":
+                    self.send_response(404 if data is None else 403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _reply(self, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

@@ -127,6 +127,23 @@ def test_selection_rules_in_a_repo(repo: GitRepo, settings: Settings) -> None:
     assert notes == ["skipped latin1.txt: not valid UTF-8 text"]
 
 
+def test_a_blob_missing_from_the_clone_is_skipped_and_said(repo: GitRepo, settings: Settings) -> None:
+    blob = repo.git("rev-parse", "HEAD:docs/guide.md")
+    (repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # as in a partial or damaged clone
+    notes: list[str] = []
+
+    class Notes:
+        def stage(self, name: str, total: int | None) -> None: ...
+        def advance(self, amount: int = 1) -> None: ...
+        def note(self, message: str, *, verbose: bool = False) -> None:
+            notes.append(message)
+
+    summary = Ingester(settings, Notes()).ingest(IngestRequest(source=str(repo.root)))
+    assert "docs/guide.md" not in Ingester(settings).get("sample").files and summary.files == 3
+    assert "skipped docs/guide.md: its content is missing from the repository (a partial or damaged clone)" \
+        in notes
+
+
 def test_plain_folder_with_gitignore(tmp_path: Path, settings: Settings) -> None:
     docs = tmp_path / "handbook"
     (docs / "build").mkdir(parents=True)

@@ -119,6 +119,35 @@ def test_a_mention_is_answered_in_its_thread(server: tuple[str, Settings], slack
     assert "sample @" in next(b for b in blocks if b["type"] == "context")["elements"][0]["text"]
 
 
+TRACEBACK = """Traceback (most recent call last):
+  File "/srv/app/main.py", line 3, in <module>
+    run()
+  File "/srv/venv/lib/python3.11/site-packages/sample/http.py", line 11, in connect_timeout
+    raise ValueError("timeout must be positive")
+ValueError: timeout must be positive"""
+
+
+def test_a_pasted_traceback_or_snippet_is_read_line_by_line(server: tuple[str, Settings],
+                                                            slack: FakeSlack) -> None:
+    url, _ = server
+    slack.reset()
+    pasted = "we get this after upgrading &amp; restarting &lt;app&gt;:\n```\n" + TRACEBACK + "\n```"
+    assert event(url, mention(pasted)).status_code == 200
+    update = slack.wait_for("chat.update")[0]
+    text = "\n".join(block["text"]["text"] for block in update["blocks"] if block["type"] == "section")
+    assert text.startswith("Start at `connect_timeout` in `src/sample/http.py`: it is the traceback's "
+                           "deepest frame in the project (`connect_timeout`, line 11)")
+    slack.reset()
+    snippet = {"id": "F1", "name": "trace.txt", "mode": "snippet", "mimetype": "text/plain",
+               "url_private": slack.share("trace.txt", TRACEBACK)}
+    elsewhere = {"id": "F2", "name": "x.txt", "mimetype": "text/plain", "url_private": "https://example.com/x.txt"}
+    assert event(url, mention("what is going on here?", files=[snippet, elsewhere])).status_code == 200
+    update = slack.wait_for("chat.update")[0]
+    text = "\n".join(block["text"]["text"] for block in update["blocks"] if block["type"] == "section")
+    assert "`connect_timeout` in `src/sample/http.py`" in text.split("\n", 1)[0]
+    assert slack.file_auth == ["Bearer xoxb-test"]  # the token went to Slack's file host only
+
+
 def test_follow_ups_read_the_thread_and_projects_can_be_named(server: tuple[str, Settings],
                                                                slack: FakeSlack) -> None:
     url, _ = server

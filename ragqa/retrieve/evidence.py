@@ -146,7 +146,9 @@ def _definitions(project: ProjectIndex, report: Report, filters: Filters, eviden
 
 
 def _files(project: ProjectIndex, report: Report, filters: Filters, evidence: Evidence) -> None:
-    for module in report.modules:
+    dotted = [name for name in (*code_names(f"{report.title}\n{report.prose}"), *report.names)
+              if "." in name and name.replace(".", "").replace("_", "").islower()]
+    for module in dict.fromkeys([*report.modules, *dotted]):
         path = project.module_path(module)
         if path and filters.allows(path, project.file_kinds[path]):
             package = path.endswith("__init__.py")

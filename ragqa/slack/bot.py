@@ -14,7 +14,9 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -31,7 +33,11 @@ log = logging.getLogger("ragqa.slack")
 log.addFilter(lambda record: not record.getMessage().startswith("As you gave `client` as well"))
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _PROJECT = re.compile(r"(?:^|\s)project:([A-Za-z0-9._@/+-]+)")
+_SLACK_LINK = re.compile(r"<(?P<target>[^<>|\s]+)(?:\|(?P<label>[^<>]*))?>")
+_TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml",
+                         "application/javascript"})
 HISTORY_TURNS = 10
+MAX_FILES = 3  # shared files read per message
 
 
 class SlackBot:
@@ -89,6 +95,7 @@ class SlackBot:
         channel = event["channel"]
         thread = event.get("thread_ts") or event["ts"]
         question, project = self._question(event.get("text", ""), channel)
+        question = "\n\n".join(part for part in (question, *self._snippets(event, client)) if part)
         history = self._history(client, channel, event) if event.get("thread_ts") else []
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread,
                                               text=f":mag: Looking in {escape(project or 'the docs')}…")
@@ -96,13 +103,40 @@ class SlackBot:
         client.chat_update(channel=channel, ts=placeholder["ts"], **reply)
 
     def _question(self, text: str, channel: str) -> tuple[str, str | None]:
-        """The question without mentions or `project:NAME`, and the project to ask."""
+        """The question without mentions or `project:NAME`, and the project to ask. Lines are
+        kept (a pasted traceback or code block is read line by line) and Slack's escapes undone."""
         text = _MENTION.sub("", text)
         chosen = _PROJECT.search(text)
         if chosen:
             text = _PROJECT.sub(" ", text)
         project = chosen.group(1) if chosen else self.settings.slack_channel_projects.get(channel)
-        return " ".join(text.split()), project
+        return from_slack(text).strip(), project
+
+    def _snippets(self, event: dict[str, Any], client: WebClient) -> list[str]:
+        """The text of snippets and text files shared with the message, each fenced, so a
+        traceback posted as a snippet counts as part of the question. Read with the bot token
+        from Slack's own file host only; a file that cannot be read is left out."""
+        texts = []
+        for shared in event.get("files", [])[:MAX_FILES]:
+            url = shared.get("url_private_download") or shared.get("url_private") or ""
+            if not _is_text_file(shared) or not self._slack_host(url):
+                continue
+            try:
+                text = _download(url, client.token or "", self.settings.max_question_chars)
+            except (httpx.HTTPError, UnicodeDecodeError) as error:
+                log.warning("could not read the shared file %s: %s", shared.get("name", "?"),
+                            type(error).__name__)
+                continue
+            fence = "~~~~" if "```" in text else "```"
+            texts.append(f"{shared.get('name') or 'snippet'}:\n{fence}\n{text.rstrip()}\n{fence}")
+        return texts
+
+    def _slack_host(self, url: str) -> bool:
+        """Whether `url` is on Slack (or the configured Web API host): the bot token goes nowhere else."""
+        host = urlsplit(url).hostname or ""
+        configured = urlsplit(self.settings.slack_api_url or "").hostname
+        return host == "slack.com" or host.endswith(".slack.com") or \
+            (configured is not None and host == configured)
 
     def _history(self, client: WebClient, channel: str, event: dict[str, Any]) -> list[Turn]:
         """The thread's earlier messages, as conversation turns."""
@@ -150,6 +184,31 @@ class SlackBot:
                 f"Hmm, I'm not sure. I could not find this in the code or docs of **{answer.project}**.")})
         summary = to_mrkdwn(answer.answer.split("\n**References**\n", 1)[0])[:2_900]
         return {"text": summary, "blocks": answer_blocks(answer, record_id)}
+
+
+def from_slack(text: str) -> str:
+    """Slack's message text as typed: links and channel names unwrapped, `&lt;` `&gt;` `&amp;`
+    undone (in that order of Slack's escaping)."""
+    text = _SLACK_LINK.sub(lambda m: m.group("label") or m.group("target"), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _is_text_file(shared: dict[str, Any]) -> bool:
+    mimetype = str(shared.get("mimetype") or "")
+    return shared.get("mode") == "snippet" or mimetype.startswith("text/") or mimetype in _TEXT_TYPES
+
+
+def _download(url: str, token: str, max_chars: int) -> str:
+    """A shared file's text, at most `max_chars` characters (the rest is not read)."""
+    with httpx.stream("GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=20,
+                      follow_redirects=False) as response:
+        response.raise_for_status()
+        data = b""
+        for piece in response.iter_bytes():
+            data += piece
+            if len(data) > max_chars * 4:
+                break
+    return data.decode("utf-8")[:max_chars]
 
 
 def _plain(text: str) -> dict[str, Any]:

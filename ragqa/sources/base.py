@@ -8,11 +8,15 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a snapshot; `blob` changes exactly when the content does (git's blob id)."""
+    """One file of a snapshot; `blob` changes exactly when the content does (git's blob id).
+    A `size` of `MISSING_SIZE` means its content cannot be read (absent from a partial clone)."""
 
     path: str
     blob: str
     size: int
+
+
+MISSING_SIZE = -1
 
 
 class Snapshot(Protocol):

@@ -20,7 +20,7 @@ import git
 
 from ragqa.errors import SourceUnavailableError
 from ragqa.links import web_url_from_remote
-from ragqa.sources.base import SourceFile
+from ragqa.sources.base import MISSING_SIZE, SourceFile
 from ragqa.sources.spec import SourceKind, SourceSpec
 
 _HEX_SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -59,7 +59,9 @@ class GitSnapshot:
                 continue  # a path that cannot be linked to or shown
             blob = fields[2].decode()
             self._blobs[path] = blob
-            files.append(SourceFile(path=path, blob=blob, size=int(fields[3])))
+            # git prints a size it cannot read (a blob missing from a partial clone) as "BAD"
+            size = int(fields[3]) if fields[3].isdigit() else MISSING_SIZE
+            files.append(SourceFile(path=path, blob=blob, size=size))
         return files
 
 

@@ -12,6 +12,10 @@ from pathlib import PurePosixPath
 
 import pathspec
 
+from ragqa.sources.base import MISSING_SIZE
+
+MISSING_REASON = "its content is missing from the repository (a partial or damaged clone)"
+
 LOCK_FILES = frozenset({
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
     "pipfile.lock", "cargo.lock", "composer.lock", "gemfile.lock", "go.sum", "uv.lock",
@@ -79,6 +83,8 @@ class FileFilter:
             return "binary"
         if size > self.max_bytes:
             return f"over {self.max_bytes} bytes"
+        if size == MISSING_SIZE:
+            return MISSING_REASON
         return None
 
 
