@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ragqa.checks import CheckResult
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
+    from ragqa.tune import TuneReport
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -449,6 +450,107 @@ def _figure(figures: dict[str, float], metric: str) -> str:
     value = figures[metric]
     counted = metric.endswith("_ms") or metric in ("invalid_links", "altered_quotes")
     return f"{value:.0f}" if counted else f"{value:.2f}"
+
+
+@app.command()
+def questions(
+    project: Annotated[str, typer.Argument(help="The project to write questions about.")],
+    count: Annotated[int, typer.Option(min=1, max=2_000, help="Questions to write.")] = 50,
+    out: Annotated[Path | None, typer.Option(help="Write the set here (default: stdout).")] = None,
+    form: Annotated[str, typer.Option("--format", help="'eval' (a question set) or 'check' (YAML).")
+                    ] = "eval",
+    generator: Annotated[str, typer.Option(help="'auto' (llm when a model is set), 'offline' or 'llm'.")
+                         ] = "auto",
+    seed: Annotated[Path | None, typer.Option(help="Seed questions for llm: a set (.jsonl) or one per line.")
+                    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (with the set if no --out).")
+                       ] = False,
+) -> None:
+    """Write a question set from the repo itself, to check or calibrate ragqa on it."""
+    from ragqa.answer import Answerer
+    from ragqa.index.registry import check_name
+    from ragqa.questions import QuestionWriter, read_seeds
+
+    if form not in ("eval", "check"):
+        raise typer.BadParameter("must be 'eval' or 'check'", param_hint="--format")
+    if generator not in ("auto", "offline", "llm"):
+        raise typer.BadParameter("must be 'auto', 'offline' or 'llm'", param_hint="--generator")
+    check_name(project)
+    settings = Settings()
+    seeds = read_seeds(seed, settings.max_input_file_bytes) if seed else []
+    answerer = Answerer(settings)
+    index = answerer.project(project)
+    progress = BarsProgress(verbose=False)
+    with progress.bars:
+        progress.stage("questions", count)
+        written = QuestionWriter(settings, answerer.llm).write(index, count, generator, seeds,  # type: ignore[arg-type]
+                                                               progress.advance)
+    text = written.eval_jsonl(index.record.name) if form == "eval" else written.checks_yaml(index.record.name)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    answerable = sum(bool(item.gold) for item in written.questions)
+    summary = {"project": index.record.name, "generator": written.generator,
+               "questions": len(written.questions), "answerable": answerable,
+               "unanswerable": len(written.questions) - answerable,
+               "duplicates_removed": written.duplicates_removed, "filtered": written.filtered,
+               "notes": written.notes, "out": str(out) if out else None}
+    if as_json:
+        print(json.dumps({**summary, **({} if out else {"set": text})}))
+        return
+    if out is None:
+        print(text, end="")
+    for note in written.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
+    err.print(f"{len(written.questions)} questions ({answerable} answerable) by the {written.generator} "
+              f"generator; {written.duplicates_removed} near-duplicates and {written.filtered} filtered out"
+              f"{f' → {out}' if out else ''}", markup=False, highlight=False)
+
+
+@app.command()
+def tune(
+    project: Annotated[str, typer.Argument(help="The project to tune.")],
+    questions_file: Annotated[Path | None, typer.Option("--questions", help="A question set (.jsonl).")
+                              ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Go back to the default settings.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Fit the project's ranking weights and abstention threshold on a question set."""
+    from ragqa.answer import Answerer
+    from ragqa.evaluation import load
+    from ragqa.index.registry import check_name
+    from ragqa.ingest import Ingester
+    from ragqa.tune import reset_project, tune_project
+
+    check_name(project)
+    settings = Settings()
+    if reset:
+        reset_project(Ingester(settings), project)
+        print(f"{project}: back to the default settings")
+        return
+    if questions_file is None:
+        raise typer.BadParameter("a question set is needed (or --reset)", param_hint="--questions")
+    question_set = load(questions_file, settings.max_input_file_bytes)
+    report = tune_project(Answerer(settings, llm=None), Ingester(settings), project, question_set)
+    if as_json:
+        print(report.model_dump_json())
+        return
+    _print_tuning(report)
+
+
+def _print_tuning(report: TuneReport) -> None:
+    print(f"{report.project}: fitted on {report.fit_questions} questions, "
+          f"checked on {report.check_questions}")
+    for name, value in report.settings.items():
+        print(f"  {name} = {json.dumps(value)}")
+    if not report.settings:
+        print("  (no setting changed)")
+    print("             hit@1    MRR  answer rate  abstention")
+    for label, figures in (("before", report.before), ("after", report.after)):
+        abstention = f"{figures.abstention:.3f}" if figures.abstention is not None else "–"
+        print(f"  {label:<9} {figures.hit_at_1:6.3f} {figures.mrr:6.3f} {figures.answer_rate:12.3f} "
+              f"{abstention:>11}")
+    for note in report.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
 
 
 @app.command()

@@ -231,6 +231,14 @@ class Ingester:
         """Every project's summary by name; a damaged one says so, and how to fix it."""
         return [entry.summary() for entry in self.registry.listing()]
 
+    def set_tuning(self, name: str, tuning: dict[str, Any]) -> ProjectRecord:
+        """Store `ragqa tune`'s fitted values in the project's record (empty: back to defaults)."""
+        with self._lock(name):
+            record = self.get(name)
+            record.tuning = tuning
+            self.registry.put(record)
+            return record
+
     def remove(self, name: str) -> None:
         """Delete a project: its record first (so it disappears at once), then its data. A
         damaged record is removed too, with whatever of its data can still be named."""

@@ -19,9 +19,11 @@ from ragqa.index import ProjectRecord
 
 QA_TEMPLATE = "qa.md.j2"
 RERANK_TEMPLATE = "rerank.md.j2"
+QUESTIONS_TEMPLATE = "questions.md.j2"
 _SAFETY_TOKENS = 64  # chat formatting overhead the count of the prompt text does not see
 QUESTION_SHARE = 3  # a long question (a pasted issue) gets at most a third of the prompt budget
 RERANK_QUESTION_TOKENS = 1_500
+PASSAGE_TOKENS = 1_500  # of a passage shown to the question writer
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,17 @@ def pack(prompts_dir: Path | None, record: ProjectRecord, question: str, sources
             budget -= cost
     context = "\n\n".join(source.render() for source in packed)
     return render_qa(prompts_dir, record, question, context, history), packed
+
+
+def render_questions(prompts_dir: Path | None, record: ProjectRecord, seeds: Sequence[str], passage: Any,
+                     count: int) -> str:
+    """The self-instruct prompt: example questions and one passage, for `count` new questions."""
+    text = fit_text(str(passage.text), PASSAGE_TOKENS)
+    rendered: str = _template(prompts_dir, QUESTIONS_TEMPLATE).render(
+        project=record.name, url=record.web_url or "", seeds=list(seeds), count=count,
+        path=passage.metadata.get("path", ""), start_line=passage.metadata.get("start_line", 1),
+        end_line=passage.metadata.get("end_line", 1), passage=text)
+    return rendered.strip() + "\n"
 
 
 def fit_text(text: str, max_tokens: int, model: str | None = None) -> str:

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         4, ge=1, le=8, description="A report's parts embedded apart (title, errors, code blocks).")
     report_demotion: float = Field(
         0.5, ge=0, le=1, description="A bug report's docs (unless it is about docs) are multiplied by this.")
+    question_blacklist: list[str] = Field(
+        default_factory=lambda: ["image", "images", "graph", "graphs", "picture", "pictures", "draw",
+                                 "plot", "video", "audio", "music", "flowchart", "diagram", "chart",
+                                 "screenshot", "photo", "sketch"],
+        description="`ragqa questions --generator llm` drops generated questions with these words "
+                    "(things a text answer cannot do).")
     reranker: str = Field("none", description="Reorders the top passages: 'none', 'llm' or 'cross-encoder'.")
     reranker_model: str | None = Field(
         None, description="cross-encoder: a local folder holding a sentence-transformers CrossEncoder.")

@@ -120,6 +120,7 @@ class Answerer:
         self.llm = get_llm(settings) if llm == "settings" else llm
         self.retriever = Retriever(settings, get_embedder(settings), get_reranker(settings, self.llm))
         self._projects: dict[str, _Cached] = {}
+        self._tuned: dict[str, tuple[str, Retriever]] = {}  # project → (record stamp, its retriever)
         self._lock = threading.Lock()
 
     def ask(self, question: str, project: str | None = None, top_k: int | None = None,
@@ -138,9 +139,10 @@ class Answerer:
         question = _check_question(question, self.settings.max_question_chars)
         index = self.project(project)
         query = Query.parse(_search_text(question, history), self.settings.read_reports)
-        retrieval = self.retriever.retrieve(index, query, top_k or self.settings.top_k, filters)
+        retriever = self.retriever_for(index.record)
+        retrieval = retriever.retrieve(index, query, top_k or self.settings.top_k, filters)
         retrieved = time.perf_counter()
-        run = _Run(self, index, question, query, retrieval, history)
+        run = _Run(self, retriever.settings, index, question, query, retrieval, history)
         yield from run.events()
         assert run.answer is not None
         run.answer.timings_ms = {
@@ -156,10 +158,22 @@ class Answerer:
         text = _check_question(text, self.settings.max_question_chars)
         index = self.project(project)
         query = Query.parse(text, self.settings.read_reports, always_report=True)
-        ranking = self.retriever.rank(index, query, filters)
+        ranking = self.retriever_for(index.record).rank(index, query, filters)
         location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
         location.timings_ms = {"total": _ms(time.perf_counter() - started)}
         return location
+
+    def retriever_for(self, record: ProjectRecord) -> Retriever:
+        """The retriever with the project's fitted settings (`ragqa tune`), else the default one."""
+        if not record.tuning.get("settings"):
+            return self.retriever
+        with self._lock:
+            cached = self._tuned.get(record.name)
+            if cached is None or cached[0] != record.stamp:
+                tuned = Retriever(record.tuned(self.settings), self.retriever.embedder,
+                                  self.retriever.reranker)
+                cached = self._tuned[record.name] = (record.stamp, tuned)
+        return cached[1]
 
     def project(self, name: str | None) -> ProjectIndex:
         """The named project (or the default one) as retrieval needs it, cached until re-ingested."""
@@ -253,9 +267,9 @@ class _Cached:
 class _Run:
     """The answering of one question after retrieval: model or extractive, then link checks."""
 
-    def __init__(self, answerer: Answerer, index: ProjectIndex, question: str, query: Query,
-                 retrieval: Retrieval, history: Sequence[Turn]) -> None:
-        self.settings = answerer.settings
+    def __init__(self, answerer: Answerer, settings: Settings, index: ProjectIndex, question: str,
+                 query: Query, retrieval: Retrieval, history: Sequence[Turn]) -> None:
+        self.settings = settings
         self.llm = answerer.llm
         self.index = index
         self.record = index.record

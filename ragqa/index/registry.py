@@ -14,12 +14,15 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ragqa.errors import BadRequestError, DamagedProjectError
 from ragqa.index.documents import DocumentCollection
+
+if TYPE_CHECKING:
+    from ragqa.settings import Settings
 
 REGISTRY_COLLECTION = "ragqa-projects"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
@@ -67,6 +70,7 @@ class ProjectRecord(BaseModel):
     audience: str = "developer"
     instructions: str = ""
     redact_secrets: bool = False  # whether secrets in the files were replaced before indexing
+    tuning: dict[str, Any] = Field(default_factory=dict)  # `ragqa tune`: fitted settings and figures
     indexed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     files: dict[str, FileEntry] = Field(default_factory=dict)
 
@@ -76,7 +80,13 @@ class ProjectRecord(BaseModel):
 
     @property
     def stamp(self) -> str:
-        return f"{self.commit}@{self.indexed_at.isoformat()}"
+        """Changes whenever the record does: an ingest, or a `ragqa tune`."""
+        return f"{self.commit}@{self.indexed_at.isoformat()}@{self.tuning.get('tuned_at', '')}"
+
+    def tuned(self, settings: Settings) -> Settings:
+        """`settings` with this project's fitted values (`ragqa tune`), if any."""
+        fitted = self.tuning.get("settings") or {}
+        return settings.model_copy(update=fitted) if fitted else settings
 
     def live_ids(self) -> set[str]:
         return {chunk_id for entry in self.files.values() for chunk_id in entry.chunks}
