@@ -133,30 +133,34 @@ def _redactions(redacted: dict[str, int]) -> str:
 def ask(
     question: Annotated[str, typer.Argument(
         help="The question, in quotes; - reads it from stdin (a pasted issue, traceback or log).")],
-    project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
+    project: Annotated[list[str] | None, typer.Option(
+        help="Project to ask (default: the only one); repeat it to ask several, '*' asks every one.")
+    ] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources to build on.")] = None,
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
     only: Annotated[str | None, typer.Option(help="Only 'code' or only 'docs'.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer contract as JSON.")] = False,
 ) -> None:
-    """Answer a question about an indexed project, with links to the exact lines."""
+    """Answer a question about indexed projects, with links to the exact lines."""
     from ragqa.answer import Answerer
     from ragqa.index.registry import check_name
     from ragqa.retrieve import Filters
 
     if only not in (None, "code", "docs"):
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
-    if project is not None:
-        check_name(project)
+    for name in project or []:
+        if name != "*":
+            check_name(name)
+    chosen: str | list[str] | None = project[0] if project and len(project) == 1 else project or None
     settings = Settings()
     question = _text_argument(question, settings.max_question_chars)
     answerer = Answerer(settings)
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
     if as_json or not out.is_terminal:
-        answer = answerer.ask(question, project, top_k, filters)
+        answer = answerer.ask(question, chosen, top_k, filters)
         print(answer.model_dump_json() if as_json else answer.answer + _closest(answer))
         return
-    _stream_to_terminal(answerer.stream(question, project, top_k, filters))
+    _stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
 
 
 @app.command()
@@ -240,7 +244,9 @@ def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
 
 def _footer(answer: Answer) -> None:
     removed = f" · {len(answer.links_removed)} invented links removed" if answer.links_removed else ""
-    err.print(f"{answer.project} @ {answer.commit[:12]} · {answer.model} · "
+    where = ", ".join(f"{name} @ {commit[:12]}" for name, commit in answer.projects.items()) or \
+        f"{answer.project} @ {answer.commit[:12]}"
+    err.print(f"{where} · {answer.model} · "
               f"{answer.timings_ms.get('total', 0)} ms{removed}", style="dim", highlight=False)
 
 

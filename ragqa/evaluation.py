@@ -66,8 +66,12 @@ class QuestionSet:
 def load(path: Path, max_bytes: int = 1_000_000) -> QuestionSet:
     """Read a question set; a malformed line is an error naming the file and the line (see
     `ragqa.inputs` for what a file must be)."""
-    numbered = [(number, line) for number, line in enumerate(read_text(path, max_bytes).splitlines(), 1)
-                if line.strip()]
+    return parse_set(read_text(path, max_bytes), str(path))
+
+
+def parse_set(text: str, path: str) -> QuestionSet:
+    """A question set from its JSONL text (`path` names it in errors)."""
+    numbered = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if len(numbered) < 2:
         raise RagqaError(f"{path} holds no questions (a header line, then one question per line)")
     rows = [(number, load_json(line, f"{path} line {number}")) for number, line in numbered]

@@ -1,4 +1,4 @@
-"""Ingest jobs for the HTTP server: run in the background, one at a time per project.
+"""Jobs for the HTTP server — ingest, refresh, tune — run in the background, one at a time per project.
 
 A job's state lives in the vector store (collection `ragqa-jobs`), like the project registry,
 so any API replica sharing the store can report on it. Progress is written when the stage
@@ -18,11 +18,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ragqa.errors import BusyError, RagqaError
+from ragqa.evaluation import QuestionSet
 from ragqa.index import chroma_client
 from ragqa.index.documents import DocumentCollection
 from ragqa.ingest import Ingester, IngestRequest, IngestSummary
 from ragqa.settings import Settings
 from ragqa.sources import SourcePolicy, parse_source
+from ragqa.tune import TuneReport, split, tune_project
 
 JOBS_COLLECTION = "ragqa-jobs"
 JobStateName = Literal["queued", "running", "succeeded", "failed"]
@@ -37,13 +39,14 @@ class Job(BaseModel):
     """What `GET /jobs/{id}` reports."""
 
     id: str
-    kind: Literal["ingest", "refresh"]
+    kind: Literal["ingest", "refresh", "tune"]
     project: str
     state: JobStateName = "queued"
     stage: str = ""
     done: int = 0
     total: int | None = None
     summary: IngestSummary | None = None
+    tuning: TuneReport | None = None  # a tune job's report
     error: JobError | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
@@ -78,6 +81,14 @@ class Jobs:
         return self._start(Job(id=_new_id(), kind="refresh", project=name),
                            lambda progress: Ingester(self.settings, progress).refresh(name, self.policy))
 
+    def tune(self, name: str, questions: QuestionSet, answerer: Any) -> Job:
+        """Fit a project's settings on a question set in the background (`ragqa tune`); an
+        unknown project or too small a set is refused now."""
+        record = self.ingester.get(name)
+        split(questions.questions)  # too small a set: a 400 now, not a failed job
+        return self._start(Job(id=_new_id(), kind="tune", project=record.name),
+                           lambda progress: tune_project(answerer, self.ingester, record.name, questions))
+
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
@@ -87,8 +98,8 @@ class Jobs:
     def _start(self, job: Job, work: Any) -> Job:
         with self._lock:
             if job.project in self._active:
-                raise BusyError(f"an ingest of {job.project!r} is already queued or running "
-                                f"(job {self._active[job.project]})")
+                raise BusyError(f"a job for {job.project!r} (ingest, refresh or tune) is already queued "
+                                f"or running (job {self._active[job.project]})")
             self._active[job.project] = job.id
         try:
             self._save(job)
@@ -104,7 +115,11 @@ class Jobs:
         job.state = "running"
         try:
             self._save(job)
-            job.summary = work(progress)
+            result = work(progress)
+            if isinstance(result, TuneReport):
+                job.tuning = result
+            else:
+                job.summary = result
             job.state = "succeeded"
         except RagqaError as error:
             job.state, job.error = "failed", JobError(code=error.code, message=str(error))

@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
-    slack_channel_projects: dict[str, str] = Field(
-        default_factory=dict, description='Channel id → project, as JSON: {"C0123": "requests"}.')
+    slack_channel_projects: dict[str, str | list[str]] = Field(
+        default_factory=dict, description='Channel id → project(s), as JSON: {"C0123": "requests", '
+                                          '"C0456": ["billing", "api"]} ("*": every project).')
     slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests, proxies).")
 
     @property

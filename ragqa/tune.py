@@ -216,3 +216,18 @@ def tune_project(answerer: Answerer, ingester: Ingester, project: str, questions
 def reset_project(ingester: Ingester, project: str) -> None:
     """Back to the default settings for `project`."""
     ingester.set_tuning(project, {})
+
+
+def tuning_questions(answerer: Answerer, project: str, text: str | None, generate: int | None) -> QuestionSet:
+    """The set to tune on: given as JSONL text, or written offline from the repo (`generate` questions)."""
+    from ragqa.evaluation import parse_set
+    from ragqa.questions import QuestionWriter
+
+    if text:
+        return parse_set(text, "the request's questions")
+    if not generate:
+        raise BadRequestError("give the question set (`questions`, JSONL text) or a number of questions to "
+                              "write offline (`generate`)")
+    index = answerer.project(project)
+    written = QuestionWriter(answerer.settings, None).write(index, generate, "offline")
+    return parse_set(written.eval_jsonl(index.record.name), "the generated questions")

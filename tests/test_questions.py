@@ -5,12 +5,15 @@ fit a project's settings. Real git, real embedded Chroma, the real local model."
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from ragqa.answer import Answerer
+from ragqa.api import create_app
 from ragqa.checks import load as load_checks
 from ragqa.errors import BadRequestError
 from ragqa.evaluation import load
@@ -20,6 +23,7 @@ from ragqa.settings import Settings
 from ragqa.tune import reset_project, tune_project
 from tests.conftest import GitRepo, run_cli
 from tests.fake_llm import FakeLLM, Reply
+from tests.live_server import LiveServer
 
 WEB = "https://github.com/acme/shop"
 CART_PY = '''"""The shopping cart."""
@@ -263,3 +267,38 @@ def test_the_cli_tunes_and_resets(storage: Path, onnx_dir: Path, tmp_path: Path)
     assert "back to the default settings" in run_cli(env, "tune", "shop", "--reset").stdout
     missing = run_cli(env, "tune", "shop")
     assert missing.returncode != 0 and "--questions" in missing.stderr
+
+
+def test_tune_over_http_is_an_admin_job(storage: Path, tmp_path: Path) -> None:
+    settings = _settings(storage, ask_tokens="ask-token", admin_tokens="admin-token")
+    questions = _hand_written_set(tmp_path / "set.jsonl").read_text()
+    admin = {"Authorization": "Bearer admin-token"}
+    with LiveServer(create_app(settings)) as url:
+        refused = httpx.post(f"{url}/projects/shop/tune", json={"questions": questions},
+                             headers={"Authorization": "Bearer ask-token"})
+        assert refused.status_code == 403
+        started = httpx.post(f"{url}/projects/shop/tune", json={"questions": questions}, headers=admin)
+        assert started.status_code == 202, started.text
+        job = _wait(url, started.headers["Location"], admin)
+        assert job["kind"] == "tune" and job["state"] == "succeeded", job
+        assert job["tuning"]["fit_questions"] == 14
+        shown = httpx.get(f"{url}/projects/shop", headers=admin).json()
+        assert shown["tuning"]["check_questions"] == 8
+        too_few = httpx.post(f"{url}/projects/shop/tune", json={"generate": 20}, headers=admin)
+        assert too_few.status_code == 400 and "tuning needs at least 20" in too_few.json()["error"]["message"]
+        nothing = httpx.post(f"{url}/projects/shop/tune", json={}, headers=admin)
+        assert nothing.status_code == 400
+        ghost = httpx.post(f"{url}/projects/ghost/tune", json={"questions": questions}, headers=admin)
+        assert ghost.status_code == 404
+        reset = httpx.post(f"{url}/projects/shop/tune", json={"reset": True}, headers=admin)
+        assert reset.status_code == 200 and reset.json()["tuning"] == {}
+
+
+def _wait(url: str, location: str, headers: dict[str, str]) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job: dict[str, object] = httpx.get(f"{url}{location}", headers=headers).json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError("the job never finished")

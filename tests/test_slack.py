@@ -59,7 +59,8 @@ def server(slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     repo.write("src/sample/http.py", SAMPLE_PY).write("docs/guide.md", SAMPLE_MD).commit("initial")
     settings = Settings(storage_dir=root / "storage", llm="none", slack_bot_token="xoxb-test",
                         slack_signing_secret=SECRET, slack_api_url=f"{slack.url}/api/",
-                        slack_channel_projects={"CSAMPLE": "sample"}, _env_file=None)  # type: ignore[call-arg]
+                        slack_channel_projects={"CSAMPLE": "sample", "CBOTH": ["sample", "other"]},
+                        _env_file=None)  # type: ignore[call-arg]
     Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
     Ingester(settings).ingest(IngestRequest(source=str(repo.root), name="other", web_url=WEB))
     with LiveServer(create_app(settings)) as url:
@@ -146,6 +147,18 @@ def test_a_pasted_traceback_or_snippet_is_read_line_by_line(server: tuple[str, S
     text = "\n".join(block["text"]["text"] for block in update["blocks"] if block["type"] == "section")
     assert "`connect_timeout` in `src/sample/http.py`" in text.split("\n", 1)[0]
     assert slack.file_auth == ["Bearer xoxb-test"]  # the token went to Slack's file host only
+
+
+def test_a_channel_mapped_to_several_projects_asks_them_all(server: tuple[str, Settings],
+                                                            slack: FakeSlack) -> None:
+    url, _ = server
+    slack.reset()
+    asked = mention("how do I retry a call with exponential backoff?", channel="CBOTH")
+    assert event(url, asked).status_code == 200
+    assert "Looking in sample, other" in slack.wait_for("chat.postMessage")[0]["text"]
+    update = slack.wait_for("chat.update")[0]
+    context = next(b for b in update["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    assert context.startswith("sample @ `") and ", other @ `" in context
 
 
 def test_follow_ups_read_the_thread_and_projects_can_be_named(server: tuple[str, Settings],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +51,7 @@ from ragqa.settings import Settings
 log = logging.getLogger("ragqa.answer")
 EXTRACTIVE = "extractive"
 LOCATE_TOP_K = 10
+ProjectChoice = str | list[str] | None  # a name, several names, "*" (all), or None (the default)
 FOLLOW_UP_TERMS = 6  # a question with fewer terms than this is read together with the one before
 
 
@@ -69,9 +70,11 @@ class BadQuestionError(RagqaError):
 
 
 class Source(BaseModel):
-    """A passage an answer was built from; `url` opens exactly its lines at the indexed commit."""
+    """A passage an answer was built from; `url` opens exactly its lines at the indexed commit
+    of its `project`."""
 
     id: str
+    project: str = ""
     path: str
     start_line: int
     end_line: int
@@ -90,8 +93,9 @@ class Answer(BaseModel):
 
     answer: str
     answered: bool
-    project: str
-    commit: str
+    project: str  # the project asked; several, comma-separated, for a question across projects
+    commit: str  # its indexed commit (for several projects: see `projects`)
+    projects: dict[str, str] = Field(default_factory=dict)  # every project asked → its indexed commit
     sources: list[Source]
     links_removed: list[str] = Field(default_factory=list)
     model: str
@@ -123,26 +127,33 @@ class Answerer:
         self._tuned: dict[str, tuple[str, Retriever]] = {}  # project → (record stamp, its retriever)
         self._lock = threading.Lock()
 
-    def ask(self, question: str, project: str | None = None, top_k: int | None = None,
+    def ask(self, question: str, project: ProjectChoice = None, top_k: int | None = None,
             filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer `question` in one piece."""
         return final_answer(self.stream(question, project, top_k, filters, history))
 
-    def stream(self, question: str, project: str | None = None, top_k: int | None = None,
+    def stream(self, question: str, project: ProjectChoice = None, top_k: int | None = None,
                filters: Filters | None = None, history: Sequence[Turn] = ()) -> Iterator[AnswerEvent]:
         """Answer `question` step by step (see the module docstring).
 
+        `project` is a name, a list of names or `"*"` (every project): several projects are
+        searched each on its own, and their passages merged (`merge_projects`).
         `history` holds the conversation's earlier turns: the model sees them, and a short
         follow-up ("and for reads?") is searched together with the user's previous question.
         """
         started = time.perf_counter()
         question = _check_question(question, self.settings.max_question_chars)
-        index = self.project(project)
+        indexes = self.projects_for(project)
         query = Query.parse(_search_text(question, history), self.settings.read_reports)
-        retriever = self.retriever_for(index.record)
-        retrieval = retriever.retrieve(index, query, top_k or self.settings.top_k, filters)
+        k = top_k or self.settings.top_k
+        if len(indexes) == 1:
+            retriever = self.retriever_for(indexes[0].record)
+            retrieval = retriever.retrieve(indexes[0], query, k, filters)
+            settings = retriever.settings
+        else:
+            retrieval, settings = self._retrieve_across(indexes, query, k, filters)
         retrieved = time.perf_counter()
-        run = _Run(self, retriever.settings, index, question, query, retrieval, history)
+        run = _Run(self, settings, indexes, question, query, retrieval, history)
         yield from run.events()
         assert run.answer is not None
         run.answer.timings_ms = {
@@ -174,6 +185,36 @@ class Answerer:
                                   self.retriever.reranker)
                 cached = self._tuned[record.name] = (record.stamp, tuned)
         return cached[1]
+
+    def projects_for(self, choice: ProjectChoice) -> list[ProjectIndex]:
+        """The projects a question is asked of: one name (or the default), several, or `"*"` for
+        every readable project (a damaged one left out)."""
+        if isinstance(choice, str) and "," in choice:
+            choice = [name.strip() for name in choice.split(",") if name.strip()]
+        if choice == "*" or choice == ["*"]:
+            names = [record.name for record in self.registry.all()]
+            if not names:
+                raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_dir}")
+            return [self.project(name) for name in names]
+        if isinstance(choice, list):
+            return [self.project(name) for name in dict.fromkeys(choice)] or [self.project(None)]
+        return [self.project(choice)]
+
+    def _retrieve_across(self, indexes: list[ProjectIndex], query: Query, top_k: int,
+                         filters: Filters | None) -> tuple[Retrieval, Settings]:
+        """Each project searched with its own (tuned) settings, then merged."""
+        found = []
+        for index in indexes:
+            if filters and filters.path_prefix and not index.has_prefix(filters.path_prefix):
+                continue
+            retriever = self.retriever_for(index.record)
+            found.append((index.record.name, retriever.retrieve(index, query, top_k, filters),
+                          retriever.settings.min_confidence))
+        if not found:
+            indexes[0].check(filters or Filters())  # the error that says what is there instead
+        best = max(found, key=lambda item: item[1].confidence.value)
+        settings = self.retriever_for(next(i.record for i in indexes if i.record.name == best[0])).settings
+        return merge_projects(found, top_k), settings
 
     def project(self, name: str | None) -> ProjectIndex:
         """The named project (or the default one) as retrieval needs it, cached until re-ingested."""
@@ -267,12 +308,15 @@ class _Cached:
 class _Run:
     """The answering of one question after retrieval: model or extractive, then link checks."""
 
-    def __init__(self, answerer: Answerer, settings: Settings, index: ProjectIndex, question: str,
+    def __init__(self, answerer: Answerer, settings: Settings, indexes: list[ProjectIndex], question: str,
                  query: Query, retrieval: Retrieval, history: Sequence[Turn]) -> None:
         self.settings = settings
         self.llm = answerer.llm
-        self.index = index
-        self.record = index.record
+        self.indexes = {index.record.name: index for index in indexes}
+        lead = retrieval.passages[0].project if retrieval.passages and retrieval.passages[0].project else ""
+        self.index = self.indexes.get(lead, indexes[0])  # the project of the best passage
+        self.record = self.index.record
+        self.names = [index.record.name for index in indexes]
         self.question = question
         self.query = query
         self.retrieval = retrieval
@@ -301,7 +345,7 @@ class _Run:
         """A question too vague to search for ("help"): say what the project can be asked about."""
         sources = self._sources(passages)
         yield AnswerEvent("sources", sources=sources)
-        text = render.vague_reply(self.record.name, self.index.topics())
+        text = render.vague_reply(", ".join(self.names), self.index.topics())
         yield AnswerEvent("delta", text=text)
         self.answer = self._answer(text, False, sources, [], EXTRACTIVE, None)
 
@@ -311,16 +355,17 @@ class _Run:
         definitions = self._definitions()
         clues = self._clues()
         marked = [(path, line) for path, line, _ in definitions] + [(path, line) for path, line, _ in clues]
-        excerpts = [extractive.excerpt(passage, self.query, self.index.lexical.term_idf,
-                                       [line for path, line in marked if path == passage.path])
+        excerpts = [extractive.excerpt(passage, self.query, self._index_of(passage).lexical.term_idf,
+                                       [line for path, line in marked if path == passage.path
+                                        and self._index_of(passage) is self.index])
                     for passage in passages[: extractive.QUOTED_SOURCES]]
         first = excerpts[0]
         defined = [name for path, line, name in definitions
                    if path == first.path and first.start_line <= line <= first.end_line]
         reasons = [reason for path, line, found in clues
                    if path == first.path and first.start_line <= line <= first.end_line for reason in found]
-        body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_link, defined,
-                                        list(dict.fromkeys(reasons)))
+        body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_links(passages),
+                                        defined, list(dict.fromkeys(reasons)))
         guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
         text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
         yield AnswerEvent("delta", text=text)
@@ -328,7 +373,7 @@ class _Run:
 
     def _generate(self, llm: LLM, passages: list[Passage]) -> Iterator[AnswerEvent]:
         context = [self._context_source(label, passage) for label, passage in _labelled(passages)]
-        prompt, packed = pack(self.settings.prompts_dir, self.record, self.question, context,
+        prompt, packed = pack(self.settings.prompts_dir, self._prompt_record(), self.question, context,
                               self.settings.llm_context_window, self.settings.llm_answer_tokens,
                               llm.name, [(turn.role, turn.content) for turn in self.history])
         used = [passage for (label, passage) in _labelled(passages)
@@ -372,30 +417,53 @@ class _Run:
     def _answer(self, text: str, answered: bool, sources: list[Source], removed: list[str],
                 model: str, usage: Usage | None) -> Answer:
         usage = usage or Usage()
+        several = len(self.indexes) > 1
         return Answer(
-            answer=text, answered=answered, project=self.record.name, commit=self.record.commit,
+            answer=text, answered=answered, project=",".join(self.names) if several else self.record.name,
+            commit="" if several else self.record.commit,
+            projects={name: index.record.commit for name, index in self.indexes.items()},
             sources=sources, links_removed=removed, model=model,
             usage=TokenUsage(prompt_tokens=usage.prompt_tokens,
                              completion_tokens=usage.completion_tokens))
 
-    def _link(self, path: str, start: int, end: int) -> str:
-        return permalink(self.record.web_url, self.record.commit, path, start, end)
+    def _index_of(self, passage: Passage) -> ProjectIndex:
+        return self.indexes.get(passage.project, self.index)
+
+    def _link(self, passage: Passage, start: int | None = None, end: int | None = None) -> str:
+        """A permalink to the passage's lines (or `start`–`end` of its file) at its project's commit."""
+        record = self._index_of(passage).record
+        return permalink(record.web_url, record.commit, passage.path, start or passage.start_line,
+                         end or passage.end_line)
 
     def _sources(self, passages: list[Passage]) -> list[Source]:
-        return [Source(id=label, path=passage.path, start_line=passage.start_line,
-                       end_line=passage.end_line, score=round(passage.score, 4), kind=passage.kind,
-                       url=self._link(passage.path, passage.start_line, passage.end_line))
+        return [Source(id=label, project=self._index_of(passage).record.name, path=passage.path,
+                       start_line=passage.start_line, end_line=passage.end_line,
+                       score=round(passage.score, 4), kind=passage.kind, url=self._link(passage))
                 for label, passage in _labelled(passages)]
 
     def _targets(self, passages: list[Passage]) -> list[LinkTarget]:
-        return [LinkTarget(label, self._link(passage.path, passage.start_line, passage.end_line),
-                           passage.path, passage.start_line, passage.end_line, _title(passage))
+        return [LinkTarget(label, self._link(passage), passage.path, passage.start_line, passage.end_line,
+                           _title(passage))
                 for label, passage in _labelled(passages)]
 
     def _context_source(self, label: str, passage: Passage) -> ContextSource:
-        return ContextSource(label, passage.path, passage.start_line, passage.end_line,
-                             self._link(passage.path, passage.start_line, passage.end_line),
+        return ContextSource(label, passage.path, passage.start_line, passage.end_line, self._link(passage),
                              passage.language, _title(passage), passage.text)
+
+    def _prompt_record(self) -> ProjectRecord:
+        """The record the prompt describes; for several projects, their names together."""
+        if len(self.indexes) == 1:
+            return self.record
+        return self.record.model_copy(update={"name": ", ".join(self.names), "web_url": None, "files": {}})
+
+    def _excerpt_links(self, passages: list[Passage]) -> Callable[[extractive.Excerpt], str]:
+        """Links for the quoted excerpts: each to its lines in its own passage's project."""
+        def link(excerpt: extractive.Excerpt) -> str:
+            passage = next((p for p in passages if p.path == excerpt.path and
+                            p.start_line <= excerpt.start_line and excerpt.end_line <= p.end_line),
+                           passages[0])
+            return self._link(passage, excerpt.start_line, excerpt.end_line)
+        return link
 
     def _definitions(self) -> list[tuple[str, int, str]]:
         """(path, line, name) of the definitions of names the question mentions, unless it asks
@@ -424,9 +492,6 @@ class _Run:
                 clues.append((path, evidence.lines[chunk_id], evidence.reasons.get(chunk_id, [])))
         return clues
 
-    def _excerpt_link(self, excerpt: extractive.Excerpt) -> str:
-        return self._link(excerpt.path, excerpt.start_line, excerpt.end_line)
-
 
 def get_reranker(settings: Settings, llm: LLM | None) -> Reranker | None:
     """The reranker `settings` select (see `ragqa.retrieve.rerank`), or None for the fused order."""
@@ -449,6 +514,22 @@ def get_reranker(settings: Settings, llm: LLM | None) -> Reranker | None:
                               "holding a cross-encoder (none ships inside a package on the registry)")
         return CrossEncoderReranker(settings.reranker_model)
     raise ConfigError(f"unknown reranker {choice!r} (choose none, llm or cross-encoder)")
+
+
+def merge_projects(found: list[tuple[str, Retrieval, float]], top_k: int) -> Retrieval:
+    """One retrieval from several projects' (name, retrieval, threshold): each passage's score is
+    on its project's scale (1 = first in every ranking), weighted by how sure its project is that
+    it answers; a project below its threshold gives passages only when no project reaches its own.
+    The confidence is the best project's."""
+    confident = [item for item in found if item[1].confidence.value >= item[2]] or found
+    weighted = []
+    for name, retrieval, _ in confident:
+        for passage in retrieval.passages:
+            passage.project = name
+            weighted.append((passage.score * retrieval.confidence.value, passage))
+    weighted.sort(key=lambda item: -item[0])
+    best = max(found, key=lambda item: item[1].confidence.value)[1]
+    return Retrieval([passage for _, passage in weighted[:top_k]], best.confidence, None)
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> Answer:

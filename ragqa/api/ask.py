@@ -26,7 +26,9 @@ router = APIRouter(tags=["ask"])
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, description="The question.")
-    project: str | None = Field(None, description="Project to ask (default: the only/default one).")
+    project: str | list[str] | None = Field(
+        None, description='Project to ask (default: the only/default one); a list of names, or "*" for '
+                          "every project, asks across projects.")
     top_k: int | None = Field(None, ge=1, le=50, description="Sources to build the answer on.")
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
     path_prefix: str | None = Field(None, description="Only files under this path.")

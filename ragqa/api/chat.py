@@ -63,12 +63,14 @@ def models(services: ServicesDep, caller: AskCaller) -> dict[str, Any]:
            "created": int(record.indexed_at.timestamp()), "owned_by": "ragqa"} for record in records)]}
 
 
-def project_of(model: str) -> str | None:
-    """The project a `model` id names; None for the default project."""
+def project_of(model: str) -> str | list[str] | None:
+    """The project a `model` id names; several for `a,b` (`project:a,project:b`), every one for
+    `*`; None for the default project."""
     name = model.strip()
     if name.lower() in DEFAULT_MODEL_NAMES:
         return None
-    return name.removeprefix(PROJECT_PREFIX)
+    names = [part.strip().removeprefix(PROJECT_PREFIX) for part in name.split(",") if part.strip()]
+    return names if len(names) > 1 else name.removeprefix(PROJECT_PREFIX)
 
 
 @router.post("/chat/completions", response_model=None)

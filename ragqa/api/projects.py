@@ -11,6 +11,7 @@ from ragqa.api.deps import AdminCaller, AskCaller, ServicesDep
 from ragqa.api.errors import ApiError
 from ragqa.ingest import IngestRequest
 from ragqa.jobs import Job
+from ragqa.tune import tuning_questions
 
 router = APIRouter(tags=["projects"])
 
@@ -53,6 +54,27 @@ def create_project(body: ProjectCreate, response: Response, services: ServicesDe
 def refresh_project(name: str, response: Response, services: ServicesDep, caller: AdminCaller) -> Job:
     """Re-ingest a project from its source (only what changed is embedded)."""
     job = services.jobs.refresh(name)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return job
+
+
+class TuneRequest(BaseModel):
+    questions: str | None = Field(None, description="A question set: its JSONL text (`ragqa questions`).")
+    generate: int | None = Field(None, ge=20, le=500, description="Or: write this many questions offline.")
+    reset: bool = Field(False, description="Go back to the default settings instead.")
+
+
+@router.post("/projects/{name:path}/tune", status_code=202)
+def tune_project(name: str, body: TuneRequest, response: Response, services: ServicesDep,
+                 caller: AdminCaller) -> Job | dict[str, Any]:
+    """Fit the project's ranking weights and abstention threshold on a question set (given, or
+    written offline from the repo); poll `GET /jobs/{id}` for the report. `reset` goes back to
+    the defaults at once (200)."""
+    if body.reset:
+        response.status_code = 200
+        return services.jobs.ingester.set_tuning(name, {}).summary()
+    questions = tuning_questions(services.answerer, name, body.questions, body.generate)
+    job = services.jobs.tune(name, questions, services.answerer)
     response.headers["Location"] = f"/jobs/{job.id}"
     return job
 

@@ -35,6 +35,7 @@ class Passage:
     chunk_ids: list[str] = field(default_factory=list)
     positions: tuple[int, int] = (-10, -10)
     parts: list[Part] = field(default_factory=list)
+    project: str = ""  # set when an answer draws on several projects
 
     @property
     def symbol(self) -> str:

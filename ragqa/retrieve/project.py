@@ -148,11 +148,15 @@ class ProjectIndex:
     def check(self, filters: Filters) -> None:
         """A path prefix no indexed file is under is an error that says what is there instead."""
         prefix = filters.path_prefix
-        if prefix and not any(path.startswith(prefix) for path in self.file_kinds):
+        if prefix and not self.has_prefix(prefix):
             folders = sorted({path.split("/", 1)[0] + "/" for path in self.file_kinds if "/" in path})
             shown = ", ".join(folders[:12]) or "(only files at the top)"
             raise BadRequestError(f"no indexed file of {self.record.name} is under {prefix!r}; "
                                   f"its top-level folders are {shown}")
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether any indexed file is under the path `prefix`."""
+        return any(path.startswith(prefix) for path in self.file_kinds)
 
     def allowed(self, chunk_id: str, filters: Filters) -> bool:
         path = self.chunk_paths.get(chunk_id)

@@ -21,7 +21,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from ragqa.answer import Answer, Answerer
-from ragqa.answer.answerer import BadQuestionError, Turn
+from ragqa.answer.answerer import BadQuestionError, ProjectChoice, Turn
 from ragqa.errors import ConfigError, ProjectNotFoundError, RagqaError
 from ragqa.feedback import FeedbackStore, Vote
 from ragqa.settings import Settings
@@ -32,7 +32,7 @@ log = logging.getLogger("ragqa.slack")
 # true, and nothing a user should act on.
 log.addFilter(lambda record: not record.getMessage().startswith("As you gave `client` as well"))
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_PROJECT = re.compile(r"(?:^|\s)project:([A-Za-z0-9._@/+-]+)")
+_PROJECT = re.compile(r"(?:^|\s)project:([A-Za-z0-9._@/+,*-]+)")
 _SLACK_LINK = re.compile(r"<(?P<target>[^<>|\s]+)(?:\|(?P<label>[^<>]*))?>")
 _TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml",
                          "application/javascript"})
@@ -98,11 +98,11 @@ class SlackBot:
         question = "\n\n".join(part for part in (question, *self._snippets(event, client)) if part)
         history = self._history(client, channel, event) if event.get("thread_ts") else []
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread,
-                                              text=f":mag: Looking in {escape(project or 'the docs')}…")
+                                              text=f":mag: Looking in {escape(_shown(project))}…")
         reply = self._reply(question, project, history, channel)
         client.chat_update(channel=channel, ts=placeholder["ts"], **reply)
 
-    def _question(self, text: str, channel: str) -> tuple[str, str | None]:
+    def _question(self, text: str, channel: str) -> tuple[str, ProjectChoice]:
         """The question without mentions or `project:NAME`, and the project to ask. Lines are
         kept (a pasted traceback or code block is read line by line) and Slack's escapes undone."""
         text = _MENTION.sub("", text)
@@ -154,7 +154,7 @@ class SlackBot:
             turns.append(Turn("assistant", text) if message.get("bot_id") else Turn("user", text))
         return turns[-HISTORY_TURNS:]
 
-    def _reply(self, question: str, project: str | None, history: list[Turn], channel: str
+    def _reply(self, question: str, project: ProjectChoice, history: list[Turn], channel: str
                ) -> dict[str, Any]:
         """`text` and `blocks` for a message: the answer, or a friendly word on what went wrong."""
         if not question:
@@ -184,6 +184,12 @@ class SlackBot:
                 f"Hmm, I'm not sure. I could not find this in the code or docs of **{answer.project}**.")})
         summary = to_mrkdwn(answer.answer.split("\n**References**\n", 1)[0])[:2_900]
         return {"text": summary, "blocks": answer_blocks(answer, record_id)}
+
+
+def _shown(project: ProjectChoice) -> str:
+    if isinstance(project, list):
+        return ", ".join(project)
+    return "every project" if project == "*" else project or "the docs"
 
 
 def from_slack(text: str) -> str:

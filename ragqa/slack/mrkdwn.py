@@ -98,7 +98,9 @@ def answer_blocks(answer: Answer, feedback_id: str | None) -> list[dict[str, Any
                  for s in answer.sources]
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": "*Sources*\n" + "\n".join(lines)}})
-    footer = f"{answer.project} @ `{answer.commit[:10]}` · {answer.model}"
+    where = ", ".join(f"{escape(name)} @ `{commit[:10]}`" for name, commit in answer.projects.items()) \
+        or f"{escape(answer.project)} @ `{answer.commit[:10]}`"
+    footer = f"{where} · {answer.model}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer)}]})
     if feedback_id:
         blocks.append({"type": "actions", "block_id": "ragqa_feedback", "elements": [
