@@ -288,17 +288,28 @@ def _python_files(clone: Path, commit: str, include: str | None) -> tuple[list[s
     listing = _git(clone, "ls-tree", "-r", "--name-only", commit).splitlines()
     paths = [path for path in listing if path.endswith(".py")
              and (include is None or path.startswith(include.strip("/") + "/"))]
-    blobs = _git(clone, "cat-file", "--batch", input_text="".join(f"{commit}:{path}\n" for path in paths))
-    return paths, _split_batch(blobs, len(paths))
+    done = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch"], capture_output=True, check=True,
+                          input="".join(f"{commit}:{path}\n" for path in paths).encode())
+    kept_paths, texts = [], []
+    for path, text in zip(paths, _split_batch(done.stdout, len(paths)), strict=True):
+        if text is not None:
+            kept_paths.append(path)
+            texts.append(text)
+    return kept_paths, texts
 
 
-def _split_batch(output: str, count: int) -> list[str]:
-    """The texts `git cat-file --batch` printed, in order."""
-    texts, position = [], 0
-    data = output.encode("utf-8", "surrogateescape")
+def _split_batch(data: bytes, count: int) -> list[str | None]:
+    """The texts `git cat-file --batch` printed, in order (None for a missing object)."""
+    texts: list[str | None] = []
+    position = 0
     for _ in range(count):
         header_end = data.index(b"\n", position)
-        size = int(data[position:header_end].split()[2])
+        header = data[position:header_end].split()
+        if header[-1] == b"missing":
+            texts.append(None)
+            position = header_end + 1
+            continue
+        size = int(header[2])
         texts.append(data[header_end + 1:header_end + 1 + size].decode("utf-8", "replace"))
         position = header_end + 1 + size + 1
     return texts

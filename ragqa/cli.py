@@ -313,20 +313,34 @@ def _print_report(report: Report) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address (default RAGQA_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default RAGQA_PORT, 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the projects).")
+                       ] = 1,
 ) -> None:
-    """Run the HTTP API (/ask, /v1/chat/completions, /projects, /jobs, /metrics, /docs)."""
+    """Run the HTTP API (/ask, /locate, /v1/chat/completions, /projects, /jobs, /mcp, /metrics, /docs)."""
+    settings = Settings()
+    host = host or settings.host
+    _one_thread_per_numeric_call()
     import uvicorn
 
     from ragqa.api import create_app
     from ragqa.api.deps import Auth
 
-    settings = Settings()
-    host = host or settings.host
     if not Auth(settings).enabled and not _is_loopback(host):
         raise RagqaError(f"no API tokens are set (RAGQA_ASK_TOKENS, RAGQA_ADMIN_TOKENS), so the server "
                          f"only listens on loopback; refusing {host}")
+    if workers > 1:  # each worker process builds its own app from the same environment
+        uvicorn.run("ragqa.api:create_app", factory=True, workers=workers, host=host,
+                    port=port or settings.port, log_level="info", timeout_graceful_shutdown=5)
+        return
     uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="info",
                 timeout_graceful_shutdown=5)
+
+
+def _one_thread_per_numeric_call() -> None:
+    """A server runs many requests at once: BLAS and OpenMP pools of their own in every request
+    would only fight over the cores (set before numpy loads; a value you set is kept)."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 
 def _is_loopback(host: str) -> bool:

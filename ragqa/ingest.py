@@ -53,6 +53,7 @@ from ragqa.index import (
     lexical_doc,
 )
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
+from ragqa.index.leases import Leases
 from ragqa.index.registry import check_name
 from ragqa.settings import Settings
 from ragqa.sources import (
@@ -149,6 +150,7 @@ class Ingester:
         self.progress = progress or SilentProgress()
         self.client = chroma_client(settings)
         self.registry = Registry(self.client)
+        self.leases = Leases(self.client, settings.lease_ttl_s)
         self.lexical = LexicalStore(settings.lexical_dir)
 
     def ingest(self, request: IngestRequest, policy: SourcePolicy | None = None) -> IngestSummary:
@@ -455,7 +457,8 @@ class Ingester:
 
     @contextmanager
     def _lock(self, name: str) -> Iterator[None]:
-        """One ingest per project at a time on this machine."""
+        """One ingest per project at a time: a file lock for this machine, then a lease in the
+        store for every process sharing it (`ragqa.index.leases`)."""
         self.settings.locks_dir.mkdir(parents=True, exist_ok=True)
         path = self.settings.locks_dir / f"{mirror_name(name)}.lock"
         with path.open("w") as handle:
@@ -463,7 +466,8 @@ class Ingester:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise BusyError(f"another ingest of {name!r} is running") from None
-            yield
+            with self.leases.hold(name):
+                yield
 
 
 def _embed(embedder: Embedder, texts: list[str]) -> list[list[float]]:

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     memory_search_max_chunks: int = Field(
         100_000, ge=0, description="Projects up to this many chunks are searched in memory (exact, "
                                    "no store round trip); larger ones through Chroma's HNSW index.")
+    lease_ttl_s: float = Field(
+        60.0, ge=1, description="An ingest's lease on its project in the store (renewed while it runs; "
+                                "taken over this long after its holder died).")
+    preload_projects: str = Field(
+        "all", pattern=r"^(all|none|\d+)$",
+        description="`ragqa serve` loads these projects at start, before /readyz is ready: 'all', 'none' "
+                    "or N (the N most recently indexed).")
     project_check_s: float = Field(
         1.0, ge=0, description="How often a project's record is checked for a newer ingest (seconds).")
 

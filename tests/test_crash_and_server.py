@@ -182,3 +182,54 @@ def _start_chroma(data: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     server.kill()
     pytest.fail("chroma run did not answer its heartbeat")
+
+
+def test_two_processes_with_separate_storage_never_ingest_one_project_at_once(
+        repo: GitRepo, tmp_path: Path, chroma_server: str, onnx_dir: Path) -> None:
+    add_many_functions(repo, 200)  # enough chunks (600) for the first ingest to take a while
+    repo.commit("many")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
+    env.update(RAGQA_CHROMA_URL=chroma_server, RAGQA_ONNX_DIR=str(onnx_dir), HF_HUB_OFFLINE="1")
+    first = {**env, "RAGQA_STORAGE_DIR": str(tmp_path / "replica-a")}
+    second = {**env, "RAGQA_STORAGE_DIR": str(tmp_path / "replica-b")}
+    with subprocess.Popen([sys.executable, "-m", "ragqa", "ingest", str(repo.root), "-v"], env=first,
+                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) as running:
+        assert running.stderr is not None
+        for line in running.stderr:
+            if line.startswith("stored batch"):  # it holds the lease and is embedding
+                break
+        busy = run_cli(second, "ingest", str(repo.root))
+        running.wait(timeout=300)
+    assert running.returncode == 0
+    assert busy.returncode == 1 and "another ingest of 'sample' is running" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    after = run_cli(second, "ingest", str(repo.root), "--json")
+    assert after.returncode == 0 and json.loads(after.stdout)["embedded"] == 0  # the other did the work
+
+
+def test_a_lease_of_a_dead_or_silent_holder_is_taken_over(tmp_path: Path, chroma_server: str) -> None:
+    from ragqa.errors import BusyError
+    from ragqa.index import chroma_client
+    from ragqa.index.leases import Lease, Leases
+
+    settings = Settings(storage_dir=tmp_path / "local", chroma_url=chroma_server,
+                        _env_file=None)  # type: ignore[call-arg]
+    leases = Leases(chroma_client(settings), ttl_s=2)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leases._leases.put("a", Lease(owner=f"{socket.gethostname()}:{dead.pid}:x", expires_at=time.time() + 600),
+                       {"owner": "dead"})
+    with leases.hold("a"):  # its holder was a process of this machine that is gone
+        with pytest.raises(BusyError, match="another ingest of 'a' is running"), Leases(
+                chroma_client(settings), ttl_s=2).hold("a"):
+            pass
+        time.sleep(2.5)  # renewed by the holder's thread: still held after its first time to live
+        with pytest.raises(BusyError), Leases(chroma_client(settings), ttl_s=2).hold("a"):
+            pass
+    leases._leases.put("b", Lease(owner="elsewhere:1:y", expires_at=time.time() + 1), {"owner": "silent"})
+    with pytest.raises(BusyError), leases.hold("b"):
+        pass
+    time.sleep(1.2)  # a holder on another machine that stopped renewing: taken over once expired
+    with leases.hold("b"):
+        assert leases._leases.get("b").owner.startswith(socket.gethostname())  # type: ignore[union-attr]
+    assert leases._leases.get("b") is None  # released

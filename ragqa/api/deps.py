@@ -3,6 +3,7 @@ down), bearer-token scopes, and a per-token rate limit."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import threading
 import time
@@ -22,6 +23,10 @@ from ragqa.sources import SourcePolicy
 Scope = Literal["ask", "admin"]
 
 
+def _no_preload(settings: Settings) -> bool:
+    return settings.preload_projects.strip().lower() in ("none", "0")
+
+
 class Services:
     """The app's `Answerer` and `Jobs`, created on first use and again after a failed attempt."""
 
@@ -33,6 +38,8 @@ class Services:
         self._jobs: Jobs | None = None
         self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
+        # (loaded, to load) until the projects to preload are loaded; None once they are
+        self.preloading: tuple[int, int] | None = None if _no_preload(settings) else (0, 0)
 
     @property
     def answerer(self) -> Answerer:
@@ -54,6 +61,27 @@ class Services:
             if self._jobs is None:
                 self._jobs = Jobs(self.settings, self.policy, on_finish=self._job_finished)
             return self._jobs
+
+    def preload(self) -> None:
+        """Open the projects `RAGQA_PRELOAD_PROJECTS` names ("all", "none" or the N most recently
+        indexed) so that no question waits for its project to load; a project that fails to load
+        is left for its first question to report."""
+        choice = self.settings.preload_projects.strip().lower()
+        if _no_preload(self.settings):
+            return
+        try:
+            records = sorted(self.answerer.registry.all(), key=lambda r: r.indexed_at, reverse=True)
+        except Exception:  # the store is down: /readyz says so, and the first question loads it
+            self.preloading = None
+            return
+        if choice != "all":
+            records = records[:int(choice)]
+        self.preloading = (0, len(records))
+        for loaded, record in enumerate(records, 1):
+            with contextlib.suppress(Exception):
+                self.answerer.project(record.name)
+            self.preloading = (loaded, len(records))
+        self.preloading = None
 
     def _job_finished(self, job: Job) -> None:
         self.metrics.job_finished(job)

@@ -20,7 +20,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready when the vector store answers and the embedding model is loaded (503 otherwise)."""
+    """Ready when the vector store answers, the embedding model is loaded and the projects to
+    preload are (503 otherwise)."""
     checks: dict[str, str] = {}
     try:
         services.answerer.registry.names()
@@ -29,6 +30,9 @@ def readyz(services: ServicesDep) -> JSONResponse:
         checks["store"] = f"unavailable: {type(error).__name__}"
     loaded = getattr(get_embedder(services.settings), "loaded", True)
     checks["embedder"] = "ok" if loaded else "loading"
+    if services.preloading is not None:
+        done, total = services.preloading
+        checks["projects"] = f"loading {done}/{total}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503,

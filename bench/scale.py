@@ -1,0 +1,156 @@
+"""Scale benchmark (not a test): ingest a big project, then serve it cold and under load.
+
+    python bench/scale.py --repo /path/to/sqlalchemy --project sqlalchemy --storage DIR \\
+        [--questions bench/questions/sqlalchemy__sqlalchemy.jsonl] [--clients 1,2,4,16,64] [--seconds 20]
+    python bench/scale.py --project sqlalchemy --storage DIR ...        # the project is there already
+    python bench/scale.py ... --workers 2                                # `ragqa serve --workers 2`
+
+Prints: the first ingest's time, chunks/s and peak RSS (when `--repo` is given and the project is
+not there yet); `ragqa serve`'s cold start (to /readyz ready, then the first answer); sequential
+p50/p95 over the question set; for each client count, answers/s, errors, p50/p95 and the
+server's RSS (all worker processes together). Extractive answers, rate limit off, loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.load import DEFAULT_QUESTIONS, client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--repo", type=Path, help="a local clone to ingest first")
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    parser.add_argument("--clients", default="1,2,4,16,64")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAGQA_")},
+           "RAGQA_STORAGE_DIR": str(args.storage), "RAGQA_LLM": "none", "RAGQA_RATE_LIMIT_PER_MINUTE": "0",
+           "HF_HUB_OFFLINE": "1"}
+    if args.repo:
+        ingest(args.repo, args.project, env)
+    serve(args, env)
+
+
+def ingest(repo: Path, project: str, env: dict[str, str]) -> None:
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "ragqa", "ingest", str(repo), "--name", project, "--json"]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _rss_kb([child.pid]))
+        time.sleep(0.5)
+    summary = json.loads(child.stdout.read() if child.stdout else "{}")
+    seconds = time.perf_counter() - started
+    print(f"ingest: {summary.get('chunks')} chunks, {summary.get('embedded')} embedded in {seconds:.0f} s "
+          f"({summary.get('embedded', 0) / seconds:.1f} chunks/s), peak RSS {peak / 1024:.0f} MB")
+
+
+def serve(args: argparse.Namespace, env: dict[str, str]) -> None:
+    port = _free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "ragqa", "serve", "--port", str(port),
+                               "--workers", str(args.workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        asyncio.run(measure(f"http://127.0.0.1:{port}", server.pid, started, args))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def measure(url: str, pid: int, started: float, args: argparse.Namespace) -> None:
+    questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines()[1:]
+                 if line.strip()]
+    body = {"project": args.project}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        while True:
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        ready = time.perf_counter() - started
+        first_started = time.perf_counter()
+        await http.post("/ask", json={**body, "question": questions[0]})
+        first = time.perf_counter() - first_started
+        print(f"cold start: ready in {ready:.1f} s, then the first answer in {first * 1000:.0f} ms; "
+              f"server RSS {_rss_kb(_family(pid)) / 1024:.0f} MB")
+        sequential = []
+        for question in questions[1:]:
+            asked = time.perf_counter()
+            await http.post("/ask", json={**body, "question": question})
+            sequential.append(time.perf_counter() - asked)
+        print(f"sequential: {len(sequential)} answers, p50 {statistics.median(sequential) * 1000:.1f} ms, "
+              f"p95 {_pct(sequential, 0.95) * 1000:.1f} ms")
+    for count in [int(part) for part in args.clients.split(",")]:
+        limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+            latencies: list[float] = []
+            errors: list[str] = []
+            began = time.perf_counter()
+            stop = began + args.seconds
+            await asyncio.gather(*(client(http, questions, n * 7, stop, body, latencies, errors)
+                                   for n in range(count)))
+            elapsed = time.perf_counter() - began
+        print(f"{count:>3} clients: {len(latencies) / elapsed:6.1f} answers/s, {len(errors)} errors, "
+              f"p50 {statistics.median(latencies) * 1000:6.0f} ms, "
+              f"p95 {_pct(latencies, 0.95) * 1000:6.0f} ms, "
+              f"server RSS {_rss_kb(_family(pid)) / 1024:.0f} MB", flush=True)
+
+
+def _pct(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def _family(pid: int) -> list[int]:
+    """The server and its worker processes."""
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) in found:
+                found.append(int(entry.name))
+    return found
+
+
+def _rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0)
+    return total
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
