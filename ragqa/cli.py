@@ -336,6 +336,25 @@ def serve(
                 timeout_graceful_shutdown=5)
 
 
+@app.command()
+def mcp() -> None:
+    """Serve the indexed projects to coding agents over MCP on stdio (what desktop agents launch).
+    The same tools are at /mcp of `ragqa serve`."""
+    from ragqa.answer import Answerer
+    from ragqa.mcp_server import build_server
+
+    settings = Settings()
+    answerers: list[Answerer] = []
+
+    def answerer() -> Answerer:  # loaded on the first tool call, so the agent's handshake is quick
+        if not answerers:
+            answerers.append(Answerer(settings))
+        return answerers[0]
+
+    logging.getLogger().handlers = [logging.StreamHandler(sys.stderr)]  # stdout carries the protocol
+    build_server(answerer).run("stdio")
+
+
 def _one_thread_per_numeric_call() -> None:
     """A server runs many requests at once: BLAS and OpenMP pools of their own in every request
     would only fight over the cores (set before numpy loads; a value you set is kept)."""

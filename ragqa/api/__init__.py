@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from mcp.server.mcpserver import MCPServer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,7 @@ from ragqa.api.deps import Auth, RateLimiter, Services
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
 from ragqa.index import get_embedder
+from ragqa.mcp_server import build_server
 from ragqa.settings import Settings
 
 
@@ -39,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(app.state.services,), daemon=True).start()
-        yield
+        async with mcp.session_manager.run():
+            yield
         app.state.services.close()
 
     app = FastAPI(title="ragqa", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -51,12 +54,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in (ask.router, chat.router, projects.router, ops.router):
         app.include_router(router)
+    mcp = _mount_mcp(app, settings)
     metrics.watch_feedback(lambda: app.state.services.feedback.counts())
     if settings.slack_signing_secret:
         _mount_slack(app, settings, app.state.services)
     app.add_middleware(_Guard, max_body=settings.body_limit, metrics=metrics,
                        body_timeout=settings.body_timeout_s)
     return app
+
+
+def _mount_mcp(app: FastAPI, settings: Settings) -> MCPServer:
+    """`/mcp`: the MCP server (`ragqa.mcp_server`) over streamable HTTP, stateless (any replica
+    answers any request), behind the ask tokens and the rate limit; the body limit and request
+    ids come from the guard middleware like every route's."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from starlette.routing import Route
+
+    server = build_server(lambda: app.state.services.answerer)
+    server.streamable_http_app(stateless_http=True, json_response=True, host=settings.host)
+    app.router.routes.append(Route("/mcp", endpoint=_Gate(StreamableHTTPASGIApp(server.session_manager))))
+    return server
+
+
+class _Gate:
+    """Lets a request through to the MCP app only with an ask-scope token and within the rate limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        try:
+            caller = request.app.state.auth.check(request, "ask")
+            request.app.state.limiter.take(caller)
+        except ApiError as error:
+            response = errors.error_response(error.status, error.code, error.message, error.headers,
+                                             errors.request_id(request))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _mount_docs(app: FastAPI) -> None:

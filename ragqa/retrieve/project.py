@@ -110,6 +110,19 @@ class ProjectIndex:
                 return path
         return None
 
+    def read_lines(self, path: str, start: int, end: int) -> tuple[str, int]:
+        """Lines `start`–`end` of an indexed file as indexed (secrets redacted), and the last line
+        number given (`end`, or the file's last indexed line). The file is put together from its
+        chunks: the chunker leaves only empty lines between them."""
+        entry = self.record.files[path]
+        lines: dict[int, str] = {}
+        for chunk in self.chunks(entry.chunks):
+            first = int(chunk.metadata.get("start_line", 1))
+            for offset, text in enumerate(chunk.text.split("\n")):
+                lines[first + offset] = text
+        last = min(end, max(lines, default=0))
+        return "\n".join(lines.get(number, "") for number in range(start, last + 1)), last
+
     def chunk_at(self, path: str, line: int) -> str | None:
         """The chunk of `path` that holds `line`."""
         entry = self.record.files.get(path)
