@@ -8,6 +8,8 @@ A checks file is YAML: a list of checks, or `{project: NAME, checks: [...]}`. Ea
       cites: ["docs/**/*.rst", "src/requests/adapters.py"]   # a source must match one glob
       mentions: ["timeout=("]           # each string must appear in the answer
       max_links_removed: 0              # links a model invented and the server removed
+    - drift: true                       # instead of a question: the docs name no code that is gone
+      project: requests
 """
 
 from __future__ import annotations
@@ -20,20 +22,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragqa.answer import Answer
+from ragqa.drift import Drift
 from ragqa.errors import RagqaError
 from ragqa.inputs import load_yaml, read_text
 
 Asker = Callable[[str, str | None], Answer]  # (question, project) → answer
+DriftFinder = Callable[[str | None], list[Drift]]  # project → its docs' drift
 
 
 class Check(BaseModel):
     """One question and what its answer must satisfy."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1)
+    question: str = Field("", description="The question (not needed for a drift check).")
+    drift: bool = Field(False, description="Instead of a question: the docs must not name code that is gone.")
     name: str | None = None
     project: str | None = None
     answered: bool | None = None
@@ -41,9 +46,15 @@ class Check(BaseModel):
     mentions: list[str] = Field(default_factory=list)
     max_links_removed: int | None = Field(None, ge=0)
 
+    @model_validator(mode="after")
+    def _question_or_drift(self) -> Check:
+        if not self.question.strip() and not self.drift:
+            raise ValueError("a check needs a `question` (or `drift: true`)")
+        return self
+
     @property
     def title(self) -> str:
-        return self.name or self.question
+        return self.name or self.question or f"docs drift of {self.project or 'the project'}"
 
 
 class CheckResult(BaseModel):
@@ -90,11 +101,15 @@ def _explain(error: ValidationError) -> str:
     return f"{field}: {first['msg']}"
 
 
-def run(checks: list[Check], ask: Asker) -> list[CheckResult]:
-    """Ask every check's question and judge the answer; an error fails that check only."""
+def run(checks: list[Check], ask: Asker, drift: DriftFinder | None = None) -> list[CheckResult]:
+    """Ask every check's question and judge the answer (or look for drift); an error fails that
+    check only."""
     results = []
     for check in checks:
         started = time.perf_counter()
+        if check.drift:
+            results.append(_drift(check, drift, started))
+            continue
         try:
             answer = ask(check.question, check.project)
         except RagqaError as error:
@@ -105,6 +120,18 @@ def run(checks: list[Check], ask: Asker) -> list[CheckResult]:
         results.append(CheckResult(check=check, passed=not reasons, reasons=reasons, answer=answer,
                                    seconds=round(time.perf_counter() - started, 3)))
     return results
+
+
+def _drift(check: Check, drift: DriftFinder | None, started: float) -> CheckResult:
+    if drift is None:
+        reasons = ["error: drift checks read the index: run them where it is (not with --server)"]
+    else:
+        try:
+            reasons = [found.describe() for found in drift(check.project)]
+        except RagqaError as error:
+            reasons = [f"error: {error}"]
+    return CheckResult(check=check, passed=not reasons, reasons=reasons,
+                       seconds=round(time.perf_counter() - started, 3))
 
 
 def judge(check: Check, answer: Answer) -> list[str]:

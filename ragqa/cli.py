@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ragqa.answer import Answer, Answerer, AnswerEvent
     from ragqa.answer.location import Location
     from ragqa.checks import CheckResult
+    from ragqa.drift import Drift
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
     from ragqa.tune import TuneReport
@@ -158,7 +159,7 @@ def ask(
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
     if as_json or not out.is_terminal:
         answer = answerer.ask(question, chosen, top_k, filters)
-        print(answer.model_dump_json() if as_json else answer.answer + _closest(answer))
+        print(answer.model_dump_json() if as_json else answer.answer + _closest(answer) + _late(answer))
         return
     _stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
 
@@ -218,6 +219,13 @@ def _print_location(location: Location) -> None:
               style="dim", highlight=False)
 
 
+def _late(answer: Answer) -> str:
+    """One line when a newer commit of the project's branch is known and not indexed yet."""
+    from ragqa.freshness import behind_line
+
+    return f"\n\n_{behind_line(answer.commit, answer.behind)}_" if answer.behind else ""
+
+
 def _closest(answer: Answer) -> str:
     """After "Hmm, I'm not sure.": where ragqa looked, so the reader can check for themselves."""
     if answer.answered or not answer.sources:
@@ -238,7 +246,7 @@ def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
                 text += event.text
                 live.update(Markdown(text))
             elif event.answer is not None:
-                live.update(Markdown(event.answer.answer + _closest(event.answer)))
+                live.update(Markdown(event.answer.answer + _closest(event.answer) + _late(event.answer)))
                 _footer(event.answer)
 
 
@@ -375,7 +383,11 @@ def _is_loopback(host: str) -> bool:
 
 @app.command()
 def check(
-    checks_file: Annotated[Path, typer.Argument(help="A YAML file of checks (see examples/checks.yaml).")],
+    target: Annotated[str | None, typer.Argument(
+        help="A YAML file of checks (see examples/checks.yaml); with --drift, the project (optional).")
+    ] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Check the project's docs for code that is gone.")
+                     ] = False,
     server: Annotated[str | None, typer.Option(help="Ask a ragqa server's /ask instead.")] = None,
     token: Annotated[str | None, typer.Option(envvar="RAGQA_TOKEN", help="Token for --server.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
@@ -383,16 +395,31 @@ def check(
 ) -> None:
     """Run docs checks (CI): exit 1 when any expectation is not met."""
     from ragqa import checks
+    from ragqa.index.registry import check_name
 
-    loaded = checks.load(checks_file, Settings().max_input_file_bytes)
+    settings = Settings()
+    if drift:
+        loaded = [checks.Check(drift=True, project=check_name(target) if target else None)]
+    elif target is None:
+        raise typer.BadParameter("a checks file is needed (or --drift)", param_hint="CHECKS_FILE")
+    else:
+        loaded = checks.load(Path(target), settings.max_input_file_bytes)
     answerer = _answerer(server, token)
 
     def ask(question: str, project: str | None) -> Answer:
         return answerer.ask(question, project)
 
-    results = checks.run(loaded, ask)
+    def find(project: str | None) -> list[Drift]:
+        from ragqa.answer import Answerer as Local
+        from ragqa.drift import find_drift
+
+        assert isinstance(answerer, Local)
+        return find_drift(answerer.project(project), settings)
+
+    results = checks.run(loaded, ask, None if server else find)
     if junit:
-        junit.write_text(checks.junit_xml(results, checks_file.stem), encoding="utf-8")
+        suite = "drift" if drift else Path(str(target)).stem
+        junit.write_text(checks.junit_xml(results, suite), encoding="utf-8")
     if as_json:
         print(json.dumps(checks.summary(results)))
     else:
@@ -417,7 +444,7 @@ def _print_checks(results: list[CheckResult]) -> None:
     table = Table("", "check", "why", padding=(0, 1))
     for result in results:
         table.add_row("[green]pass[/]" if result.passed else "[red]FAIL[/]",
-                      result.check.title, "; ".join(result.reasons))
+                      result.check.title, "\n".join(result.reasons))
     (out if out.is_terminal else Console(width=160)).print(table)
 
 
@@ -611,16 +638,16 @@ def projects(
         for record in records:
             cells = ([record["name"], "damaged", record["error"]] if record["state"] == "damaged" else
                      [record["name"], record["commit"], str(record["files"]), str(record["chunks"]),
-                      record["source"], record["indexed_at"]])
+                      record["source"], record["indexed_at"], _behind(record)])
             print("\t".join(cells))
         return
-    table = Table("project", "commit", "files", "chunks", "source", "indexed at")
+    table = Table("project", "commit", "files", "chunks", "source", "indexed at", "fresh")
     for record in records:
         if record["state"] == "damaged":
             table.add_row(record["name"], "[red]damaged[/]", "", "", record["error"], "")
             continue
         table.add_row(record["name"], record["commit"][:12], str(record["files"]),
-                      str(record["chunks"]), record["source"], record["indexed_at"][:19])
+                      str(record["chunks"]), record["source"], record["indexed_at"][:19], _behind(record))
     out.print(table)
 
 
@@ -631,6 +658,14 @@ def remove(name: Annotated[str, typer.Argument(help="The project to delete.")]) 
 
     Ingester(Settings()).remove(name)
     out.print(f"removed {name}")
+
+
+def _behind(record: dict[str, Any]) -> str:
+    late = record.get("behind")
+    if not late:
+        return "yes"
+    count = f"{late['commits']} commits " if late.get("commits") else ""
+    return f"{count}behind {late['ref']} ({late['commit'][:7]})"
 
 
 def projects_in(settings: Settings) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from ragqa.errors import (
     ProjectNotFoundError,
     RagqaError,
 )
+from ragqa.freshness import Heads, behind
 from ragqa.index import (
     ChunkStore,
     Embedder,
@@ -230,8 +231,17 @@ class Ingester:
         return self.registry.all()
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every project's summary by name; a damaged one says so, and how to fix it."""
-        return [entry.summary() for entry in self.registry.listing()]
+        """Every project's summary by name (with `behind` when a newer commit of its branch is
+        known); a damaged one says so, and how to fix it."""
+        heads = Heads(self.client)
+        summaries = []
+        for entry in self.registry.listing():
+            summary = entry.summary()
+            if isinstance(entry, ProjectRecord):
+                late = behind(entry, heads.get(entry.name))
+                summary["behind"] = late.model_dump(mode="json") if late else None
+            summaries.append(summary)
+        return summaries
 
     def set_tuning(self, name: str, tuning: dict[str, Any]) -> ProjectRecord:
         """Store `ragqa tune`'s fitted values in the project's record (empty: back to defaults)."""

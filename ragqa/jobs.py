@@ -19,11 +19,12 @@ from pydantic import BaseModel, Field
 
 from ragqa.errors import BusyError, RagqaError
 from ragqa.evaluation import QuestionSet
+from ragqa.freshness import Head, Heads, Push, now, tracks
 from ragqa.index import chroma_client
 from ragqa.index.documents import DocumentCollection
 from ragqa.ingest import Ingester, IngestRequest, IngestSummary
 from ragqa.settings import Settings
-from ragqa.sources import SourcePolicy, parse_source
+from ragqa.sources import SourcePolicy, parse_source, remote_head
 from ragqa.tune import TuneReport, split, tune_project
 
 JOBS_COLLECTION = "ragqa-jobs"
@@ -64,6 +65,8 @@ class Jobs:
         self._jobs = DocumentCollection(chroma_client(settings), JOBS_COLLECTION, Job)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragqa-job")
         self._active: dict[str, str] = {}  # project → id of its queued or running job
+        self._pending: set[str] = set()  # projects to refresh once their running job ends
+        self.heads = Heads(chroma_client(settings))
         self._lock = threading.Lock()
 
     def ingest(self, request: IngestRequest) -> Job:
@@ -88,6 +91,49 @@ class Jobs:
         split(questions.questions)  # too small a set: a 400 now, not a failed job
         return self._start(Job(id=_new_id(), kind="tune", project=record.name),
                            lambda progress: tune_project(answerer, self.ingester, record.name, questions))
+
+    def on_push(self, push: Push) -> list[str]:
+        """A push to a branch: record it as the head of every project that tracks that branch and
+        queue their refreshes (coalesced). The projects it concerns, by name."""
+        matched = [record for record in self.ingester.projects() if tracks(record, push)]
+        for record in matched:
+            self.heads.put(record.name, Head(commit=push.commit, ref=push.branch or "", since=now(),
+                                             commits=push.commits, via=push.via))
+            self.refresh_soon(record.name)
+        return [record.name for record in matched]
+
+    def poll(self) -> list[str]:
+        """Ask every git project's remote for its tracked ref's commit; a new one is recorded as
+        the head and refreshed, as a push would be (`RAGQA_REFRESH_INTERVAL_S`)."""
+        moved = []
+        for record in self.ingester.projects():
+            with contextlib.suppress(RagqaError):  # one unreachable remote: the others still polled
+                commit = remote_head(parse_source(record.source), record.ref, self.settings)
+                head = self.heads.get(record.name)
+                if commit and commit != record.commit and (head is None or head.commit != commit):
+                    self.heads.put(record.name, Head(commit=commit, ref=record.ref or "HEAD", since=now(),
+                                                     via="poll"))
+                    self.refresh_soon(record.name)
+                    moved.append(record.name)
+        return moved
+
+    def refresh_soon(self, name: str) -> Job | None:
+        """Refresh now, or once the project's running job ends: a burst of pushes makes at most
+        one job more, which fetches the newest commit."""
+        with self._lock:
+            if name in self._active:
+                self._pending.add(name)
+                return None
+        try:
+            return self._start_refresh(name)
+        except BusyError:  # started by another thread meanwhile
+            with self._lock:
+                self._pending.add(name)
+            return None
+
+    def _start_refresh(self, name: str) -> Job:
+        return self._start(Job(id=_new_id(), kind="refresh", project=name),
+                           lambda progress: Ingester(self.settings, progress).refresh(name, self.policy))
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -130,10 +176,15 @@ class Jobs:
             job.finished_at = datetime.now(UTC)
             with self._lock:
                 self._active.pop(job.project, None)
+                again = job.project in self._pending
+                self._pending.discard(job.project)
             with contextlib.suppress(Exception):  # the store is down: the job's last state stays
                 self._save(job)
             if self.on_finish is not None:
                 self.on_finish(job)
+            if again:
+                with contextlib.suppress(RagqaError):
+                    self._start_refresh(job.project)
 
     def _save(self, job: Job) -> None:
         self._jobs.put(job.id, job, {"project": job.project, "state": job.state})

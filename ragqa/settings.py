@@ -154,6 +154,11 @@ class Settings(BaseSettings):
         default_factory=dict, description='Channel id → project(s), as JSON: {"C0123": "requests", '
                                           '"C0456": ["billing", "api"]} ("*": every project).')
     slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests, proxies).")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Signs GitHub push webhooks (X-Hub-Signature-256) / is GitLab's X-Gitlab-Token.")
+    refresh_interval_s: float = Field(
+        0, ge=0, description="`ragqa serve` asks the projects' remotes for new commits this often (0: never; "
+                             "for hosts without webhooks).")
 
     @property
     def body_limit(self) -> int:

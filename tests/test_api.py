@@ -78,8 +78,8 @@ def test_ask_as_json_and_as_server_sent_events(server: tuple[str, Settings], sam
     url, _ = server
     answer = httpx.post(f"{url}/ask", json={"question": QUESTION, "top_k": 3}, headers=auth(ASK)).json()
     assert answer["answered"] and answer["project"] == "sample" and len(answer["sources"]) <= 3
-    assert set(answer) == {"answer", "answered", "project", "commit", "sources", "links_removed",
-                           "model", "usage", "timings_ms"}
+    assert set(answer) == {"answer", "answered", "project", "commit", "projects", "indexed_at", "behind",
+                           "sources", "links_removed", "model", "usage", "timings_ms"}
     assert_links_valid(answer, sample)
 
     for request in ({"json": {"question": QUESTION, "stream": True}},

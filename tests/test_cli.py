@@ -59,10 +59,11 @@ def test_ingest_json_projects_and_remove(repo: GitRepo, cli_env: dict[str, str])
     asked = run_cli(cli_env, "ask", "How do I retry a call with backoff?", "--json")
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert set(answer) == {"answer", "answered", "project", "commit", "sources", "links_removed",
-                           "model", "usage", "timings_ms"}
+    assert set(answer) == {"answer", "answered", "project", "commit", "projects", "indexed_at", "behind",
+                           "sources", "links_removed", "model", "usage", "timings_ms"}
     assert answer["answered"] and answer["model"] == "extractive" and answer["commit"] == summary["commit"]
-    assert set(answer["sources"][0]) == {"id", "path", "start_line", "end_line", "url", "score", "kind"}
+    assert set(answer["sources"][0]) == {"id", "project", "path", "start_line", "end_line", "url", "score",
+                                         "kind"}
     assert answer["sources"][0]["url"].startswith(
         f"https://github.com/acme/sample/blob/{summary['commit']}/")
     plain = run_cli(cli_env, "ask", "How do I retry a call with backoff?", "--top-k", "2", "--only", "code")

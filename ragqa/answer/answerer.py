@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,7 @@ from ragqa.errors import (
     ProjectNotFoundError,
     RagqaError,
 )
+from ragqa.freshness import Behind, Head, Heads, behind
 from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
@@ -96,6 +98,8 @@ class Answer(BaseModel):
     project: str  # the project asked; several, comma-separated, for a question across projects
     commit: str  # its indexed commit (for several projects: see `projects`)
     projects: dict[str, str] = Field(default_factory=dict)  # every project asked → its indexed commit
+    indexed_at: datetime | None = None  # when the project (the best source's, for several) was indexed
+    behind: Behind | None = None  # a newer commit of the tracked ref is known and not indexed yet
     sources: list[Source]
     links_removed: list[str] = Field(default_factory=list)
     model: str
@@ -125,6 +129,8 @@ class Answerer:
         self.retriever = Retriever(settings, get_embedder(settings), get_reranker(settings, self.llm))
         self._projects: dict[str, _Cached] = {}
         self._tuned: dict[str, tuple[str, Retriever]] = {}  # project → (record stamp, its retriever)
+        self._heads: dict[str, tuple[float, Head | None]] = {}  # project → (read at, its head)
+        self._head_store: Heads | None = None
         self._lock = threading.Lock()
 
     def ask(self, question: str, project: ProjectChoice = None, top_k: int | None = None,
@@ -154,6 +160,7 @@ class Answerer:
             retrieval, settings = self._retrieve_across(indexes, query, k, filters)
         retrieved = time.perf_counter()
         run = _Run(self, settings, indexes, question, query, retrieval, history)
+        run.late = self.behind(run.record)
         yield from run.events()
         assert run.answer is not None
         run.answer.timings_ms = {
@@ -173,6 +180,23 @@ class Answerer:
         location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
         location.timings_ms = {"total": _ms(time.perf_counter() - started)}
         return location
+
+    def behind(self, record: ProjectRecord) -> Behind | None:
+        """Whether a newer commit of the project's tracked ref is known (a push, a poll) and not
+        indexed yet; read at most every `project_check_s` seconds."""
+        with self._lock:
+            cached = self._heads.get(record.name)
+        if cached is None or time.monotonic() - cached[0] >= self.settings.project_check_s:
+            try:
+                if self._head_store is None:
+                    self._head_store = Heads(self.client)
+                head = self._head_store.get(record.name)
+            except Exception:  # freshness is a hint: an unreadable head never fails an answer
+                head = None
+            cached = (time.monotonic(), head)
+            with self._lock:
+                self._heads[record.name] = cached
+        return behind(record, cached[1])
 
     def retriever_for(self, record: ProjectRecord) -> Retriever:
         """The retriever with the project's fitted settings (`ragqa tune`), else the default one."""
@@ -317,6 +341,7 @@ class _Run:
         self.index = self.indexes.get(lead, indexes[0])  # the project of the best passage
         self.record = self.index.record
         self.names = [index.record.name for index in indexes]
+        self.late: Behind | None = None  # set by the Answerer: the index is behind its ref
         self.question = question
         self.query = query
         self.retrieval = retrieval
@@ -422,6 +447,7 @@ class _Run:
             answer=text, answered=answered, project=",".join(self.names) if several else self.record.name,
             commit="" if several else self.record.commit,
             projects={name: index.record.commit for name, index in self.indexes.items()},
+            indexed_at=self.record.indexed_at, behind=self.late,
             sources=sources, links_removed=removed, model=model,
             usage=TokenUsage(prompt_tokens=usage.prompt_tokens,
                              completion_tokens=usage.completion_tokens))

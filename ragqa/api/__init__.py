@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -24,13 +25,15 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragqa import __version__
-from ragqa.api import ask, chat, errors, ops, projects
+from ragqa.api import ask, chat, errors, ops, projects, webhooks
 from ragqa.api.deps import Auth, RateLimiter, Services
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
 from ragqa.index import get_embedder
 from ragqa.mcp_server import build_server
 from ragqa.settings import Settings
+
+log = logging.getLogger("ragqa.api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,8 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(app.state.services,), daemon=True).start()
+        stop = threading.Event()
+        if settings.refresh_interval_s > 0:
+            threading.Thread(target=_poll, args=(app.state.services, settings.refresh_interval_s, stop),
+                             daemon=True, name="ragqa-poll").start()
         async with mcp.session_manager.run():
             yield
+        stop.set()
         app.state.services.close()
 
     app = FastAPI(title="ragqa", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -52,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = Auth(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     errors.install(app)
-    for router in (ask.router, chat.router, projects.router, ops.router):
+    for router in (ask.router, chat.router, projects.router, ops.router, webhooks.router):
         app.include_router(router)
     mcp = _mount_mcp(app, settings)
     metrics.watch_feedback(lambda: app.state.services.feedback.counts())
@@ -74,6 +82,15 @@ def _mount_mcp(app: FastAPI, settings: Settings) -> MCPServer:
     server.streamable_http_app(stateless_http=True, json_response=True, host=settings.host)
     app.router.routes.append(Route("/mcp", endpoint=_Gate(StreamableHTTPASGIApp(server.session_manager))))
     return server
+
+
+def _poll(services: Services, interval: float, stop: threading.Event) -> None:
+    """Ask the projects' remotes for new commits every `interval` seconds (hosts without webhooks)."""
+    while not stop.wait(interval):
+        try:
+            services.jobs.poll()
+        except Exception:  # the store or a remote is down: the next round tries again
+            log.warning("polling the projects' remotes failed", exc_info=True)
 
 
 class _Gate:

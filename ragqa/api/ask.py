@@ -84,7 +84,7 @@ def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]
                 yield sse("delta", {"text": event.text})
             elif event.answer is not None:
                 metrics.answered(event.answer)
-                yield sse("done", event.answer.model_dump())
+                yield sse("done", event.answer.model_dump(mode="json"))
     except RagqaError as error:
         yield sse("error", {"error": {"code": error.code, "message": str(error),
                                       "status": status_of(error)}})

@@ -25,6 +25,7 @@ from ragqa.errors import (
     RagqaError,
     SourceUnavailableError,
 )
+from ragqa.freshness import WebhookAuthError
 from ragqa.index import StoreUnavailableError
 
 RETRY_AFTER_S = "5"
@@ -32,7 +33,7 @@ STATUS: list[tuple[type[RagqaError], int]] = [
     (BadQuestionError, 400), (BadSourceError, 400), (BadRequestError, 400), (AmbiguousProjectError, 400),
     (ProjectNotFoundError, 404), (BusyError, 409), (DamagedProjectError, 409),
     (SourceUnavailableError, 422), (StoreUnavailableError, 503), (LLMError, 503), (ModelError, 503),
-    (ConfigError, 500),
+    (ConfigError, 500), (WebhookAuthError, 401),
 ]
 log = logging.getLogger("ragqa.api")
 

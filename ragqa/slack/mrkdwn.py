@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ragqa.answer import Answer
+from ragqa.freshness import behind_line
 from ragqa.markdown import MD_LINK, code_spans, walk
 
 SECTION_LIMIT = 2_900  # Slack allows 3,000 characters in a section's text
@@ -98,9 +99,11 @@ def answer_blocks(answer: Answer, feedback_id: str | None) -> list[dict[str, Any
                  for s in answer.sources]
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": "*Sources*\n" + "\n".join(lines)}})
-    where = ", ".join(f"{escape(name)} @ `{commit[:10]}`" for name, commit in answer.projects.items()) \
-        or f"{escape(answer.project)} @ `{answer.commit[:10]}`"
+    where = ", ".join(f"{name} @ `{commit[:10]}`" for name, commit in answer.projects.items()) \
+        or f"{answer.project} @ `{answer.commit[:10]}`"
     footer = f"{where} · {answer.model}"
+    if answer.behind is not None:
+        footer += f"\n:warning: {behind_line(answer.commit, answer.behind)}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer)}]})
     if feedback_id:
         blocks.append({"type": "actions", "block_id": "ragqa_feedback", "elements": [

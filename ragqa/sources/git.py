@@ -92,6 +92,26 @@ class GitClient:
             raise
         return GitSnapshot(repo, commit, web_url_from_remote(self.spec.location))
 
+    def remote_head(self, ref: str | None) -> str:
+        """The commit `ref` (default: HEAD) points at now, without fetching anything."""
+        target = ref or "HEAD"
+        if self.spec.kind is SourceKind.LOCAL_GIT:
+            repo = git.Repo(self.spec.location)
+            try:
+                return self._resolve_local(repo, ref)
+            finally:
+                repo.close()
+        try:
+            out: str = git.Git().execute(["git", "ls-remote", "--", self.spec.location, target], env=self.env,
+                                         kill_after_timeout=self.timeout_s)
+        except git.GitCommandError as error:
+            raise self._explain(error, ref) from None
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name in (target, f"refs/heads/{target}", f"refs/tags/{target}"):
+                return sha
+        raise SourceUnavailableError(f"ref {target!r} not found in {self.spec.location}")
+
     def _resolve_local(self, repo: git.Repo, ref: str | None) -> str:
         try:
             return _rev_parse(repo, ref or "HEAD")

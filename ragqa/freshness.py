@@ -1,0 +1,168 @@
+"""Freshness: what ragqa knows of commits newer than the ones it indexed.
+
+A push webhook (`POST /webhooks/github`, `/webhooks/gitlab`) or the poller (`RAGQA_REFRESH_INTERVAL_S`)
+records a project's newest known commit of its tracked ref as its *head* (collection
+`ragqa-heads`, so every replica sees it) and queues a refresh. While the head is newer than the
+indexed commit, every answer carries `behind` and says so in one line; the refresh clears it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ragqa.errors import BadRequestError, RagqaError
+from ragqa.index.documents import DocumentCollection
+from ragqa.index.registry import ProjectRecord
+from ragqa.links import web_url_from_remote
+
+HEADS_COLLECTION = "ragqa-heads"
+
+
+class Head(BaseModel):
+    """The newest commit known for a project's tracked ref, and how it became known."""
+
+    commit: str
+    ref: str
+    since: datetime
+    commits: int | None = None  # commits the push added, when the webhook says
+    via: str = "push"  # "github push", "gitlab push" or "poll"
+
+
+class Behind(BaseModel):
+    """In an answer: a newer commit of the tracked ref exists and is not indexed yet."""
+
+    commit: str
+    ref: str
+    since: datetime
+    commits: int | None = None
+
+
+def behind(record: ProjectRecord, head: Head | None) -> Behind | None:
+    """`Behind` when `head` is a commit other than the indexed one, known since the last ingest."""
+    if head is None or head.commit == record.commit or head.since <= record.indexed_at:
+        return None
+    return Behind(commit=head.commit, ref=head.ref, since=head.since, commits=head.commits)
+
+
+def behind_line(indexed: str, late: Behind) -> str:
+    """The one line an answer shows when its index is behind."""
+    count = f"{late.commits} commit{'s' * (late.commits != 1)} behind" if late.commits else "behind"
+    return (f"Indexed at {indexed[:7]}, {count} {late.ref} (now at {late.commit[:7]} since "
+            f"{late.since:%Y-%m-%d %H:%M} UTC): this answer may be out of date.")
+
+
+class Heads:
+    """The projects' heads in the store."""
+
+    def __init__(self, client: Any) -> None:
+        self._heads = DocumentCollection(client, HEADS_COLLECTION, Head)
+
+    def get(self, project: str) -> Head | None:
+        return self._heads.get(project)
+
+    def put(self, project: str, head: Head) -> None:
+        self._heads.put(project, head, {"commit": head.commit})
+
+
+@dataclass(frozen=True)
+class Push:
+    """A push as a webhook tells it."""
+
+    urls: tuple[str, ...]  # the repository's URLs (web, https clone, ssh clone)
+    branch: str | None  # None for a tag or a deleted branch
+    commit: str
+    default_branch: str
+    commits: int | None
+    via: str
+
+    @property
+    def repo(self) -> str:
+        return self.urls[0] if self.urls else "?"
+
+
+def github_push(body: bytes, event: str, signature: str | None, secret: str) -> Push | None:
+    """The push a GitHub delivery carries (None for a ping); `RagqaError`s for a bad signature or
+    payload (`WebhookAuthError`: 401)."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not signature or not hmac.compare_digest(signature.strip(), expected):
+        raise WebhookAuthError("the X-Hub-Signature-256 header is missing or does not match "
+                               "RAGQA_WEBHOOK_SECRET")
+    if event == "ping":
+        return None
+    if event != "push":
+        raise BadRequestError(f"only push events are handled, not {event!r}")
+    payload = _json(body)
+    repo = payload.get("repository") or {}
+    commits = payload.get("commits")
+    return Push(urls=_urls(repo.get("html_url"), repo.get("clone_url"), repo.get("ssh_url")),
+                branch=None if payload.get("deleted") else _branch(payload.get("ref")),
+                commit=str(payload.get("after") or ""), default_branch=str(repo.get("default_branch") or ""),
+                commits=len(commits) if isinstance(commits, list) else None, via="github push")
+
+
+def gitlab_push(body: bytes, event: str, token: str | None, secret: str) -> Push | None:
+    """The push a GitLab delivery carries; its `X-Gitlab-Token` must be the secret."""
+    if not token or not hmac.compare_digest(token.encode(), secret.encode()):
+        raise WebhookAuthError("the X-Gitlab-Token header is missing or is not RAGQA_WEBHOOK_SECRET")
+    if event not in ("Push Hook", "System Hook"):
+        raise BadRequestError(f"only push events are handled, not {event!r}")
+    payload = _json(body)
+    project = payload.get("project") or {}
+    commit = str(payload.get("checkout_sha") or payload.get("after") or "")
+    return Push(urls=_urls(project.get("web_url"), project.get("git_http_url"), project.get("git_ssh_url")),
+                branch=_branch(payload.get("ref")) if commit.strip("0") else None, commit=commit,
+                default_branch=str(project.get("default_branch") or ""),
+                commits=count if isinstance(count := payload.get("total_commits_count"), int) else None,
+                via="gitlab push")
+
+
+class WebhookAuthError(RagqaError):
+    """A webhook delivery that is not signed with the configured secret."""
+
+    code = "unauthorized"
+
+
+def repo_key(url: str | None) -> str | None:
+    """One spelling of a repository for matching: `https://host/owner/repo`, lower case."""
+    web = web_url_from_remote(url) if url else None
+    return web.lower() if web else None
+
+
+def tracks(record: ProjectRecord, push: Push) -> bool:
+    """Whether `record` follows the pushed branch of the pushed repository."""
+    keys = {repo_key(url) for url in push.urls} - {None}
+    mine = {repo_key(record.source), repo_key(record.web_url)} - {None}
+    if not keys & mine or push.branch is None:
+        return False
+    return (record.ref or push.default_branch) == push.branch
+
+
+def _urls(*urls: object) -> tuple[str, ...]:
+    return tuple(str(url) for url in urls if isinstance(url, str) and url)
+
+
+def _branch(ref: object) -> str | None:
+    text = str(ref or "")
+    return text.removeprefix("refs/heads/") if text.startswith("refs/heads/") else None
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    import json
+
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise BadRequestError("the webhook body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise BadRequestError("the webhook body is not a JSON object")
+    return payload
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
