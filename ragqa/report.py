@@ -305,7 +305,8 @@ _NOT_NAMES = frozenset([
 _BUG_WORDS = re.compile(
     r"\b(bug|error|errors|exception|traceback|crash(es|ed)?|fails?|failing|failed|failure|broken|"
     r"regression|incorrect(ly)?|wrong|unexpected(ly)?|raises?|expected (behaviou?r|result|output)|"
-    r"actual (behaviou?r|result|output)|doesn'?t work|does not work|not working|warning)\b", re.IGNORECASE)
+    r"actual (behaviou?r|result|output)|doesn'?t work|does not work|not working|warning|what happened|"
+    r"(steps|how) to reproduce|expected to happen)\b", re.IGNORECASE)
 _DOCS_WORDS = re.compile(r"\b(docs?|documentation|docstring|typo|readme|tutorial|changelog)\b", re.IGNORECASE)
 
 

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         description="Gitignore globs of a project's own tests: ranked lower unless asked about.")
     changelog_paths: list[str] = Field(
         default_factory=lambda: ["CHANGELOG*", "CHANGES*", "HISTORY*", "NEWS*", "RELEASE*NOTES*",
-                                 "release-notes*", "changelog*", "changes.*", "history.*"],
+                                 "release-notes*", "changelog*", "changes.*", "history.*", "whats-new*",
+                                 "whats_new*", "whatsnew*", "release_notes*", "changelog/"],
         description="Gitignore globs of changelogs and release notes: ranked lower unless asked about.")
     secondary_weight: float = Field(
         0.5, ge=0, le=1, description="Tests' and changelogs' fused scores are multiplied by this.")

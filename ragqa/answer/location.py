@@ -38,6 +38,7 @@ class FileHit(BaseModel):
 class ReportSummary(BaseModel):
     """What ragqa read in the input (empty for a plain question)."""
 
+    bug: bool = False  # reads as a failure (a traceback, an error, a bug template's words)
     tracebacks: int = 0
     frames: int = 0
     frames_in_project: int = 0
@@ -78,7 +79,7 @@ def _summary(index: ProjectIndex, query: Query) -> ReportSummary:
         return ReportSummary(names=list(query.names[:10]))
     frames = [frame for frame, _ in report.frames]
     return ReportSummary(
-        tracebacks=len(report.tracebacks), frames=len(frames),
+        bug=report.is_bug, tracebacks=len(report.tracebacks), frames=len(frames),
         frames_in_project=sum(index.resolve_path(frame.path) is not None for frame in frames),
         errors=[f"{e.kind}: {e.message}" if e.kind else e.message for e in report.errors[:5]],
         names=list(report.names[:10]), modules=list(report.modules[:10]))

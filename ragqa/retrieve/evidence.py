@@ -20,6 +20,7 @@ from ragqa.report import Frame, Report
 from ragqa.retrieve.project import Filters, ProjectIndex
 
 FRAME_DECAY = 0.75  # each frame above the deepest project frame counts this much less
+ERROR_NAME = 1.0  # a name in the error message itself (`RST.__init__() got an unexpected …`)
 MAX_MESSAGES = 10  # error, log and quoted messages searched for
 MIN_FRAGMENT_CHARS = 12  # shorter fixed parts of a message match too much code
 _RAISES = re.compile(r"\b(raise|throw|panic|errors?\.New|fmt\.Errorf|Error\(|Exception\(|warn|warning|"
@@ -134,15 +135,17 @@ def _definitions(project: ProjectIndex, report: Report, filters: Filters, eviden
     """Definitions of the names the report uses: those of its prose and title count more than
     those called in its code blocks (user code calls the public API, the bug may lie deeper)."""
     prose_names = code_names(f"{report.title}\n{report.prose}")
+    error_names = {name for error in report.errors for name in code_names(error.message)}
     frame_functions = {frame.function for frame, _ in report.frames if frame.function}
-    for name in dict.fromkeys([*prose_names, *report.names]):
-        if name in frame_functions and name not in prose_names:
+    for name in dict.fromkeys([*error_names, *prose_names, *report.names]):
+        if name in frame_functions and name not in prose_names and name not in error_names:
             continue  # frames were placed by their file already
-        strength = 0.8 if name in prose_names else 0.5
+        strength = ERROR_NAME if name in error_names else 0.8 if name in prose_names else 0.5
         for symbol in project.symbols.find(name)[:3]:
             if project.allowed(symbol.chunk_id, filters):
+                where = "the error" if name in error_names else "the issue"
                 evidence.add(symbol.chunk_id, strength * (1.0 if "." in name else 0.8),
-                             f"defines `{symbol.name}`, named in the issue", line=symbol.start_line)
+                             f"defines `{symbol.name}`, named in {where}", line=symbol.start_line)
 
 
 def _files(project: ProjectIndex, report: Report, filters: Filters, evidence: Evidence) -> None:

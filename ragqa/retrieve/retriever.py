@@ -254,10 +254,11 @@ def fuse(rankings: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
 
 
 def _docs_bias(settings: Settings, query: Query) -> float:
-    """What docs chunks' scores are multiplied by for `query`."""
+    """What docs chunks' scores are multiplied by for `query`: a pasted report (a bug, a feature
+    request) asks for code, unless its title is about the docs."""
     bias = settings.intent_docs_bias.get(query.intent, 1.0)
     report = query.report if settings.read_reports else None
-    if report is not None and report.is_bug and not report.about_docs:
+    if report is not None and not report.about_docs:
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
 
