@@ -244,7 +244,9 @@ def score_ragqa(storage: Path, instances: list[Instance], changes: dict[str, Any
         located = answerer.locate(instance.problem_statement, instance.project, top_k=top_k)
         timings.append(time.perf_counter() - started)
         files = [entry.path for entry in located.files]
-        functions = [f"{entry.path}:{symbol.name}" for entry in located.files for symbol in entry.symbols]
+        found = sorted(((symbol.score, f"{entry.path}:{symbol.name}") for entry in located.files
+                        for symbol in entry.symbols), key=lambda item: -item[0])  # stable: file order on ties
+        functions = list(dict.fromkeys(name for _, name in found))
         file_ranks.append(_ranks(files, instance.files))
         if instance.functions:
             function_hits.append(_ranks(functions, instance.functions))

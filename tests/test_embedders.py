@@ -74,3 +74,21 @@ def test_wordllama_backend_end_to_end(tmp_path: Path, repo: GitRepo) -> None:
     assert answer.answered and answer.sources[0].path in {"src/sample/http.py", "docs/guide.md"}
     with pytest.raises(RagqaError, match="indexed with the embedder wordllama"):
         Answerer(settings.model_copy(update={"embedder": "local"})).ask("retry?")
+
+
+def test_the_int8_copy_of_the_bundled_model(tmp_path: Path) -> None:
+    from ragqa.index import get_embedder
+    from ragqa.index.embedders import embedder_name
+    from ragqa.settings import Settings
+
+    settings = Settings(storage_dir=tmp_path, embedder="local-int8", _env_file=None)  # type: ignore[call-arg]
+    assert embedder_name(settings) == "local-int8:all-MiniLM-L6-v2"
+    embedder = get_embedder(settings)
+    vectors = np.array(embedder.embed_documents(["How do I set a timeout?", "def connect_timeout(seconds):"]))
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    exported = sorted(path.name for path in (tmp_path / "models").iterdir())
+    assert any(name.endswith("-int8.onnx") for name in exported)
+    assert any(name.endswith("-int8.onnx.sha256") for name in exported)
+    fp32 = np.array(get_embedder(Settings(storage_dir=tmp_path, _env_file=None)).embed_documents(  # type: ignore[call-arg]
+        ["How do I set a timeout?"]))
+    assert 0.85 < float(vectors[0] @ fp32[0]) < 0.9999  # close, but a vector space of its own

@@ -48,11 +48,13 @@ class LocalEmbedder:
     torch instead (the `torch` extra), which also writes an ONNX export for the next process.
     """
 
-    def __init__(self, model_path: str | None, batch_size: int, cache_dir: Path | None = None) -> None:
+    def __init__(self, model_path: str | None, batch_size: int, cache_dir: Path | None = None,
+                 int8: bool = False) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.cache_dir = cache_dir
-        self.name = _local_name(model_path)
+        self.int8 = int8  # run an int8-quantised copy of the graph (`RAGQA_EMBEDDER=local-int8`)
+        self.name = _local_int8_name(model_path) if int8 else _local_name(model_path)
         self.engine = ""  # "onnx" or "torch", once loaded
         self._encode: Callable[[list[str]], Any] | None = None
         self._lock = threading.Lock()
@@ -81,6 +83,13 @@ class LocalEmbedder:
             return self._torch_engine(model_dir, None)
         cache_dir = self.cache_dir or Path(tempfile.mkdtemp(prefix="ragqa-model-"))
         target = onnx_model.onnx_path(cache_dir, model_dir, self.name.split(":", 1)[-1])
+        if self.int8:
+            if not bert_onnx.supported(model_dir):
+                raise ModelError(f"RAGQA_EMBEDDER=local-int8 needs a BERT encoder in safetensors; "
+                                 f"{model_dir} is not one: use RAGQA_EMBEDDER=local")
+            if not target.exists() or onnx_model.damage(target) is not None:
+                onnx_model.build(model_dir, target)
+            return self._int8(target, model_dir, max_length)
         if target.exists():
             problem = onnx_model.damage(target)
             if problem is None:
@@ -96,6 +105,16 @@ class LocalEmbedder:
             if encoder is not None:
                 return encoder
         return self._torch_engine(model_dir, target)
+
+    def _int8(self, fp32: Path, model_dir: Path, max_length: int) -> Callable[[list[str]], Any]:
+        """The int8 copy of the graph, made once beside it and checked like it."""
+        target = fp32.with_name(fp32.stem + "-int8.onnx")
+        if not target.exists() or onnx_model.damage(target) is not None:
+            onnx_model.quantize(fp32, target)
+        encoder = self._onnx_engine(target, model_dir, max_length)
+        if encoder is None:
+            raise ModelError(f"onnxruntime cannot load the int8 model {target}")
+        return encoder
 
     def _onnx_engine(self, target: Path, model_dir: Path, max_length: int
                      ) -> Callable[[list[str]], Any] | None:
@@ -206,14 +225,22 @@ def _wordllama(settings: Settings) -> Embedder:
     return WordLlamaEmbedder(int(settings.embed_model or 256))
 
 
+def _local_int8(settings: Settings) -> Embedder:
+    return LocalEmbedder(settings.embed_model, settings.embed_batch_size, settings.model_cache_dir, int8=True)
+
+
 BACKENDS: dict[str, Callable[[Settings], Embedder]] = {
-    "local": _local, "openai": _openai, "wordllama": _wordllama}
+    "local": _local, "local-int8": _local_int8, "openai": _openai, "wordllama": _wordllama}
 _cache: dict[tuple[str, str | None], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
 def _local_name(model_path: str | None) -> str:
     return f"local:{os.path.basename(model_path) if model_path else 'all-MiniLM-L6-v2'}"
+
+
+def _local_int8_name(model_path: str | None) -> str:
+    return f"local-int8:{os.path.basename(model_path) if model_path else 'all-MiniLM-L6-v2'}"
 
 
 def _openai_name(model: str | None) -> str:
@@ -225,7 +252,8 @@ def _wordllama_name(dim: str | None) -> str:
 
 
 NAMES: dict[str, Callable[[str | None], str]] = {
-    "local": _local_name, "openai": _openai_name, "wordllama": _wordllama_name}
+    "local": _local_name, "local-int8": _local_int8_name, "openai": _openai_name,
+    "wordllama": _wordllama_name}
 
 
 def embedder_name(settings: Settings) -> str:

@@ -160,6 +160,26 @@ def export(sentence_transformer: Any, target: Path) -> bool:
         Path(temporary).unlink(missing_ok=True)
 
 
+def quantize(source: Path, target: Path) -> None:
+    """An int8 copy of an export (onnxruntime's dynamic quantisation of the weights): 4× smaller
+    and about 1.5× faster on CPU, in a vector space of its own (docs/quality.md)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the model is about other models
+    try:
+        quantize_dynamic(str(source), str(staging), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    os.replace(staging, target)
+    write_checksum(target)
+
+
 def checksum_path(target: Path) -> Path:
     return target.with_name(target.name + ".sha256")
 

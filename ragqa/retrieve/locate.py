@@ -89,15 +89,16 @@ def _definition(symbols: list[tuple[str, str, int, int, int]], position: int, ch
     points at; else the outermost one starting in the chunk, or else one enclosing it."""
     start = int(chunk.metadata.get("start_line", 1))
     end = int(chunk.metadata.get("end_line", start))
-    holding = [s for s in symbols if line is not None and s[2] <= line <= s[3] and s[1] != "variable"]
+    definitions = [s for s in symbols if s[1] != "variable"]  # a module constant is not where to work
+    holding = [s for s in definitions if line is not None and s[2] <= line <= s[3]]
     if holding:
         name, kind, first, last, _ = min(holding, key=lambda s: s[3] - s[2])
         return name, kind, first, last
-    starting = [s for s in symbols if s[4] == position]
+    starting = [s for s in definitions if s[4] == position]
     if starting:
         name, kind, first, last, _ = min(starting, key=lambda s: (s[2], -s[3]))
         return name, kind, first, last
-    enclosing = [s for s in symbols if s[2] <= start and s[3] >= end]
+    enclosing = [s for s in definitions if s[2] <= start and s[3] >= end]
     if enclosing:
         name, kind, first, last, _ = min(enclosing, key=lambda s: s[3] - s[2])
         return name, kind, first, last
