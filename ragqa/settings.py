@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(
         60.0, ge=1, description="An ingest's lease on its project in the store (renewed while it runs; "
                                 "taken over this long after its holder died).")
+    max_concurrent_answers: int = Field(
+        0, ge=0, description="Answers computed at once in a process (retrieval, extractive text); the rest "
+                             "queue (0: one per core). A model's streaming is not counted.")
     preload_projects: str = Field(
         "all", pattern=r"^(all|none|\d+)$",
         description="`ragqa serve` loads these projects at start, before /readyz is ready: 'all', 'none' "

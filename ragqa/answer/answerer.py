@@ -8,6 +8,7 @@ then one `done` event with the whole `Answer` (the contract of `ragqa ask --json
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -130,6 +131,9 @@ class Answerer:
         self._projects: dict[str, _Cached] = {}
         self._tuned: dict[str, tuple[str, Retriever]] = {}  # project → (record stamp, its retriever)
         self._heads: dict[str, tuple[float, Head | None]] = {}  # project → (read at, its head)
+        # CPU work (retrieval, extractive answers) runs at most this many at once: a server's
+        # many threads would otherwise fight over the cores and the GIL (docs/scale.md)
+        self.cpu = threading.BoundedSemaphore(settings.max_concurrent_answers or os.cpu_count() or 2)
         self._head_store: Heads | None = None
         self._lock = threading.Lock()
 
@@ -152,12 +156,13 @@ class Answerer:
         indexes = self.projects_for(project)
         query = Query.parse(_search_text(question, history), self.settings.read_reports)
         k = top_k or self.settings.top_k
-        if len(indexes) == 1:
-            retriever = self.retriever_for(indexes[0].record)
-            retrieval = retriever.retrieve(indexes[0], query, k, filters)
-            settings = retriever.settings
-        else:
-            retrieval, settings = self._retrieve_across(indexes, query, k, filters)
+        with self.cpu:
+            if len(indexes) == 1:
+                retriever = self.retriever_for(indexes[0].record)
+                retrieval = retriever.retrieve(indexes[0], query, k, filters)
+                settings = retriever.settings
+            else:
+                retrieval, settings = self._retrieve_across(indexes, query, k, filters)
         retrieved = time.perf_counter()
         run = _Run(self, settings, indexes, question, query, retrieval, history)
         run.late = self.behind(run.record)
@@ -176,8 +181,9 @@ class Answerer:
         text = _check_question(text, self.settings.max_question_chars)
         index = self.project(project)
         query = Query.parse(text, self.settings.read_reports, always_report=True)
-        ranking = self.retriever_for(index.record).rank(index, query, filters)
-        location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
+        with self.cpu:
+            ranking = self.retriever_for(index.record).rank(index, query, filters)
+            location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
         location.timings_ms = {"total": _ms(time.perf_counter() - started)}
         return location
 
@@ -336,6 +342,7 @@ class _Run:
                  query: Query, retrieval: Retrieval, history: Sequence[Turn]) -> None:
         self.settings = settings
         self.llm = answerer.llm
+        self.cpu = answerer.cpu
         self.indexes = {index.record.name: index for index in indexes}
         lead = retrieval.passages[0].project if retrieval.passages and retrieval.passages[0].project else ""
         self.index = self.indexes.get(lead, indexes[0])  # the project of the best passage
@@ -355,7 +362,9 @@ class _Run:
         elif not passages or self.retrieval.confidence.value < self.settings.min_confidence:
             yield from self._abstain(passages)
         elif self.llm is None:
-            yield from self._extractive(passages, note="")
+            with self.cpu:
+                events = list(self._extractive(passages, note=""))
+            yield from events
         else:
             yield from self._generate(self.llm, passages)
 
