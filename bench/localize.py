@@ -48,8 +48,7 @@ ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("**defaults**", {}),
     ("− evidence ranking", {"evidence_weight": 0.0}),
     ("− parts embedded apart (one text)", {"report_parts": 1}),
-    ("− bug reports demote docs and tests", {"report_demotion": 1.0}),
-    ("− symbol table", {"symbol_weight": 0.0}),
+    ("− reports demote docs", {"report_demotion": 1.0}),
     ("dense off", {"dense_weight": 0.0}),
     ("lexical off", {"lexical_weight": 0.0}),
 ]
@@ -83,6 +82,8 @@ def main() -> None:
                         help="ingest only paths matching GLOB for REPO (repeatable)")
     parser.add_argument("--limit", type=int, help="at most N instances per repo")
     parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument("--refresh", action="store_true",
+                        help="ingest again even the instances already there (a changed selection rule)")
     parser.add_argument("--present-only", action="store_true",
                         help="score only the instances already ingested (no ingest)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
@@ -101,7 +102,7 @@ def main() -> None:
         instances = present(args.storage, instances)
         ingest_times: dict[str, float] = {}
     else:
-        ingest_times = ingest(args.storage, instances, clones, includes)
+        ingest_times = ingest(args.storage, instances, clones, includes, args.refresh)
     if args.ingest_only:
         return
     changes = dict(setting_change(item) for item in args.set)
@@ -204,7 +205,7 @@ def present(storage: Path, instances: list[Instance]) -> list[Instance]:
 
 
 def ingest(storage: Path, instances: list[Instance], clones: dict[str, Path],
-           includes: dict[str, str]) -> dict[str, float]:
+           includes: dict[str, str], refresh: bool = False) -> dict[str, float]:
     """Ingest each instance's project unless it is there at its base commit; seconds per instance."""
     from ragqa.errors import RagqaError
     from ragqa.ingest import Ingester, IngestRequest
@@ -213,7 +214,7 @@ def ingest(storage: Path, instances: list[Instance], clones: dict[str, Path],
     present = {record.name: record.commit for record in ingester.projects()}
     times: dict[str, float] = {}
     for number, instance in enumerate(instances, 1):
-        if present.get(instance.project) == instance.base_commit:
+        if present.get(instance.project) == instance.base_commit and not refresh:
             continue
         include = includes.get(instance.repo)
         started = time.perf_counter()

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["test/", "tests/", "testing/", "__tests__/", "spec/", "test_*.*",
                                  "*_test.*", "*.test.*", "*_spec.*", "conftest.py"],
         description="Gitignore globs of a project's own tests: ranked lower unless asked about.")
+    example_paths: list[str] = Field(
+        default_factory=lambda: ["doc/", "docs/", "examples/", "example/"],
+        description="Gitignore globs of example code kept with the docs: ranked like docs for a pasted "
+                    "report.")
     changelog_paths: list[str] = Field(
         default_factory=lambda: ["CHANGELOG*", "CHANGES*", "HISTORY*", "NEWS*", "RELEASE*NOTES*",
                                  "release-notes*", "changelog*", "changes.*", "history.*", "whats-new*",
@@ -86,7 +90,8 @@ class Settings(BaseSettings):
     report_parts: int = Field(
         4, ge=1, le=8, description="A report's parts embedded apart (title, errors, code blocks).")
     report_demotion: float = Field(
-        0.5, ge=0, le=1, description="A bug report's docs (unless it is about docs) are multiplied by this.")
+        0.5, ge=0, le=1, description="For a pasted report (unless its title is about docs), docs chunks' "
+                                     "scores are multiplied by this.")
     question_blacklist: list[str] = Field(
         default_factory=lambda: ["image", "images", "graph", "graphs", "picture", "pictures", "draw",
                                  "plot", "video", "audio", "music", "flowchart", "diagram", "chart",

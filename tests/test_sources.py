@@ -99,6 +99,8 @@ def test_permalinks() -> None:
     ("vendor/lib.go", "vendored"), ("package-lock.json", "lock"), ("poetry.lock", "lock"),
     ("static/app.min.js", "generated"), ("api/service_pb2.py", "generated"),
     ("logo.png", "binary"), ("dist/pkg.whl", "binary"),
+    ("themes/basic/static/jquery-3.5.1.js", "versioned library"),
+    ("static/bootstrap-4.6.min.css", "minified"),
 ])
 def test_paths_skipped_by_default(path: str, reason: str) -> None:
     skipped = FileFilter().skip_by_path(path, 10)
@@ -109,6 +111,7 @@ def test_paths_kept_and_size_limit() -> None:
     rules = FileFilter(max_bytes=100)
     assert rules.skip_by_path("src/app.py", 100) is None
     assert rules.skip_by_path("docs/environment.md", 10) is None
+    assert rules.skip_by_path("static/jquery.js", 10) is None and rules.skip_by_path("app-1.js", 10) is None
     assert rules.skip_by_path("src/app.py", 101) == "over 100 bytes"
 
 

@@ -183,18 +183,22 @@ class Retriever:
     def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
                 evidence: Evidence | None = None) -> list[tuple[str, float]]:
         """Shift scores by what the question asks for: docs or code; tests and changelogs down,
-        or up when the question is about them. A bug report ranks docs lower (unless it is about
-        them), and a file it names or imports lifts that file's chunks."""
+        or up when the question is about them. A pasted report ranks docs — and the example code
+        kept with them — lower (unless it is about them), and a file it names or imports lifts
+        that file's chunks."""
         settings = self.settings
         docs_bias = _docs_bias(settings, query)
         secondary = settings.secondary_weight or 1.0
         demoted: list[tuple[set[str], float]] = [
             (project.matching(settings.test_paths), 1 / secondary if query.about_tests else secondary),
             (project.matching(settings.changelog_paths), 1 / secondary if query.about_changes else secondary)]
+        report = query.report if settings.read_reports else None
+        examples = project.matching(settings.example_paths) if report is not None else set()
         shifted = []
         for chunk_id, score in fused:
             path = project.chunk_paths.get(chunk_id, "")
-            if project.file_kinds.get(path) == "docs":
+            kind = project.file_kinds.get(path)
+            if kind == "docs" or (report is not None and (kind != "code" or path in examples)):
                 score *= docs_bias
             for paths, weight in demoted:
                 if path in paths:

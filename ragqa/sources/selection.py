@@ -6,6 +6,7 @@ Each check returns a short reason so that skipped files can be reported.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -34,6 +35,8 @@ GENERATED_PATTERNS = pathspec.GitIgnoreSpec.from_lines([
     "*.min.js", "*.min.css", "*.min.mjs", "*.bundle.js", "*.map", "*_pb2.py", "*_pb2_grpc.py",
     "*.pb.go", "*.pb.cc", "*.pb.h", "*.generated.*", "*.g.dart",
 ])
+# jquery-3.5.1.js, underscore-1.13.1.js, bootstrap-4.6.min.css: a library copied in, not the project's
+VENDORED_COPY = re.compile(r"^[A-Za-z][\w.]*?-v?\d+(\.\d+)+([.-](min|slim|dev))?\.(js|mjs|css)$")
 BINARY_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tif", ".tiff", ".psd",
     ".pdf", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".jar",
@@ -79,6 +82,8 @@ class FileFilter:
             return "lock file"
         if GENERATED_PATTERNS.match_file(path):
             return "generated or minified"
+        if VENDORED_COPY.match(pure.name):
+            return "a copy of a versioned library"
         if pure.suffix.lower() in BINARY_SUFFIXES:
             return "binary"
         if size > self.max_bytes:
