@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message: the terminal wraps, not rich
 out = Console()
 
 

@@ -1,0 +1,50 @@
+"""Warm `locate` latency on one big project, with real issue texts as input (not a test).
+
+    python bench/locate_speed.py --storage DIR --project sqlalchemy --data swe_bench_lite.jsonl [--count 60]
+
+The issue texts come from SWE-bench-format JSONL (any repos: only their length and shape matter);
+each is located twice, the second time timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--count", type=int, default=60)
+    args = parser.parse_args()
+    from ragqa.answer import Answerer
+    from ragqa.settings import Settings
+
+    settings = Settings(storage_dir=args.storage, llm="none", _env_file=None)  # type: ignore[call-arg]
+    answerer = Answerer(settings, llm=None)
+    index = answerer.project(args.project)
+    rows = [line for line in args.data.read_text().splitlines() if line.strip()]
+    texts = [json.loads(line)["problem_statement"] for line in rows]
+    texts = texts[:: max(1, len(texts) // args.count)][: args.count]
+    timings = []
+    for text in texts:
+        answerer.locate(text, args.project)
+        started = time.perf_counter()
+        answerer.locate(text, args.project)
+        timings.append(time.perf_counter() - started)
+    ordered = sorted(timings)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    lengths = sorted(len(text) for text in texts)
+    print(f"{args.project}: {index.record.chunk_count} chunks; {len(texts)} issue texts of {lengths[0]}–"
+          f"{lengths[-1]} characters (median {statistics.median(lengths):.0f}); warm locate p50 "
+          f"{statistics.median(timings) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+          f"max {ordered[-1] * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
