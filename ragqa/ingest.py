@@ -373,7 +373,7 @@ class Ingester:
         if not todo:
             return 0, reused
         embedder = get_embedder(self.settings)
-        size = self.settings.embed_batch_size * 4
+        size = self.settings.embed_batch_size * max(4, self.settings.embed_concurrency)
         batches = [todo[start:start + size] for start in range(0, len(todo), size)]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragqa-store") as writer:
             pending: Future[None] | None = None

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         None, description="Model name for the backend (local: a path; openai: a model id)."
     )
     embed_batch_size: int = Field(32, ge=1, le=2048)
+    embed_concurrency: int = Field(
+        4, ge=1, le=64,
+        description="Batches in flight at once to a remote embeddings server (openai backend).")
     onnx_dir: Path | None = Field(
         None, description="Where the local model's one-time ONNX export is kept (default storage/models).")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,11 +27,18 @@ class Reply:
 
 
 class FakeLLM:
-    """Serve `/v1/chat/completions` from a list of scripted replies."""
+    """Serve `/v1/chat/completions` from a list of scripted replies, and `/v1/embeddings` with
+    vectors made from the texts' words (each request waits `embed_delay` seconds, like a remote
+    GPU box; `most_in_flight` is the highest number of embedding requests served at once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, embed_delay: float = 0.0) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
+        self.embed_delay = embed_delay
+        self.embed_requests = 0
+        self.most_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -51,6 +59,21 @@ class FakeLLM:
         self.server.shutdown()
         self.server.server_close()
 
+    def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """An embeddings response: each text's words hashed into 64 buckets, normalised."""
+        with self._lock:
+            self.embed_requests += 1
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        time.sleep(self.embed_delay)
+        with self._lock:
+            self._in_flight -= 1
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": index, "embedding": _word_vector(text)}
+                for index, text in enumerate(texts)]
+        return {"object": "list", "data": data, "model": body.get("model", "fake"),
+                "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -60,6 +83,9 @@ class FakeLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.endswith("/embeddings"):
+                    self._json(200, fake.embeddings(body))
+                    return
                 fake.requests.append(body)
                 reply = fake.replies.pop(0) if fake.replies else Reply("(no reply scripted)")
                 time.sleep(reply.delay)
@@ -97,6 +123,14 @@ class FakeLLM:
                 self.wfile.flush()
 
         return Handler
+
+
+def _word_vector(text: str) -> list[float]:
+    vector = [0.0] * 64
+    for word in text.lower().split():
+        vector[zlib.crc32(word.encode()) % 64] += 1.0
+    norm = sum(value * value for value in vector) ** 0.5 or 1.0
+    return [value / norm for value in vector]
 
 
 def _usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:

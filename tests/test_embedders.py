@@ -12,10 +12,12 @@ import pytest
 
 from ragqa.answer import Answerer
 from ragqa.errors import RagqaError
+from ragqa.index import get_embedder
 from ragqa.index.embedders import LocalEmbedder
 from ragqa.ingest import Ingester, IngestRequest
 from ragqa.settings import Settings
 from tests.conftest import GitRepo
+from tests.fake_llm import FakeLLM
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
@@ -92,3 +94,24 @@ def test_the_int8_copy_of_the_bundled_model(tmp_path: Path) -> None:
     fp32 = np.array(get_embedder(Settings(storage_dir=tmp_path, _env_file=None)).embed_documents(  # type: ignore[call-arg]
         ["How do I set a timeout?"]))
     assert 0.85 < float(vectors[0] @ fp32[0]) < 0.9999  # close, but a vector space of its own
+
+
+def test_openai_compatible_embeddings_server_with_batches_in_flight(tmp_path: Path,
+                                                                    repo: GitRepo) -> None:
+    """The `openai` backend against an OpenAI-compatible server on loopback (the fake speaks the
+    real wire protocol): batches go out concurrently, vectors come back in order."""
+    with FakeLLM(embed_delay=0.05) as server:
+        settings = Settings(storage_dir=tmp_path / "st", embedder="openai", llm="none",
+                            embed_batch_size=1, embed_concurrency=4,
+                            openai_base_url=server.base_url, _env_file=None)  # type: ignore[call-arg]
+        summary = Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+        assert summary.embedded == summary.chunks > 4
+        assert server.embed_requests >= summary.chunks and server.most_in_flight > 1
+        answer = Answerer(settings).ask("How do I retry a call with exponential backoff?")
+        assert answer.answered and answer.sources[0].path in {"src/sample/http.py", "docs/guide.md"}
+
+        embedder = get_embedder(settings)
+        texts = [f"text number {index}" for index in range(9)]
+        assert embedder.embed_documents(texts) == [embedder.embed_query(text) for text in texts]
+        one_at_a_time = get_embedder(settings.model_copy(update={"embed_concurrency": 1}))
+        assert one_at_a_time.embed_documents(texts) == embedder.embed_documents(texts)

@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -150,10 +151,12 @@ class LocalEmbedder:
 
 
 class OpenAIEmbedder:
-    """OpenAI's embeddings endpoint through the openai SDK."""
+    """OpenAI's embeddings endpoint, or any compatible server (TEI, vLLM, Ollama) by base URL,
+    through the openai SDK; up to `concurrency` batches are in flight at once, so a remote GPU
+    box is kept busy while the network round trips overlap."""
 
     def __init__(self, model: str | None, api_key: str | None, base_url: str | None,
-                 batch_size: int) -> None:
+                 batch_size: int, concurrency: int = 1) -> None:
         if not api_key and not base_url:
             raise ConfigError("RAGQA_EMBEDDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL)")
         from openai import OpenAI
@@ -161,18 +164,24 @@ class OpenAIEmbedder:
         self.model = model or "text-embedding-3-small"
         self.name = _openai_name(model)
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self._client = OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=3)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start:start + self.batch_size])
-            response = self._client.embeddings.create(model=self.model, input=batch)
-            vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
-        return vectors
+        batches = [list(texts[start:start + self.batch_size])
+                   for start in range(0, len(texts), self.batch_size)]
+        if self.concurrency == 1 or len(batches) <= 1:
+            return [vector for batch in batches for vector in self._embed_batch(batch)]
+        with ThreadPoolExecutor(min(self.concurrency, len(batches)),
+                                thread_name_prefix="ragqa-embed") as pool:
+            return [vector for vectors in pool.map(self._embed_batch, batches) for vector in vectors]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return self._embed_batch([text])[0]
+
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        response = self._client.embeddings.create(model=self.model, input=batch)
+        return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
 
 
 class WordLlamaEmbedder:
@@ -218,7 +227,7 @@ def _local(settings: Settings) -> Embedder:
 def _openai(settings: Settings) -> Embedder:
     key = settings.openai_api_key.get_secret_value() or None if settings.openai_api_key else None
     return OpenAIEmbedder(settings.embed_model, key, settings.openai_base_url,
-                          settings.embed_batch_size)
+                          settings.embed_batch_size, settings.embed_concurrency)
 
 
 def _wordllama(settings: Settings) -> Embedder:
