@@ -56,3 +56,21 @@ def test_projects_are_loaded_before_ready(storage: Path, choice: str, loaded: se
 def test_a_bad_preload_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="preload_projects"):
         Settings(preload_projects="some", _env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_record_stamped_by_an_older_ragqa_is_opened_once(storage: Path) -> None:
+    """A record whose stored stamp has another form (written before tuning was part of it) is a
+    record that has not changed: the project is not read again at every check."""
+    from ragqa.answer import Answerer
+    from ragqa.index.chroma import chroma_client
+    from ragqa.index.registry import REGISTRY_COLLECTION
+
+    settings = _settings(storage, project_check_s=0)
+    records = chroma_client(settings).get_collection(REGISTRY_COLLECTION)
+    stored = records.get(ids=["older"], include=["metadatas"])["metadatas"][0]
+    records.update(ids=["older"], metadatas=[{**stored, "stamp": "older-form"}])
+    try:
+        answerer = Answerer(settings, llm=None)
+        assert answerer.project("older") is answerer.project("older")
+    finally:
+        records.update(ids=["older"], metadatas=[stored])

@@ -272,8 +272,9 @@ class Answerer:
         if record is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
         index = self._open(record)
-        with self._lock:
-            self._projects[name] = _Cached(record.stamp, index, time.monotonic())
+        with self._lock:  # the stored stamp, as read above: a record written by an older ragqa
+            # may store a stamp of another form, which must not look like a change every second
+            self._projects[name] = _Cached(stamp, index, time.monotonic())
         return index
 
     def _open(self, record: ProjectRecord) -> ProjectIndex:
