@@ -4,6 +4,7 @@
         [--questions bench/questions/sqlalchemy__sqlalchemy.jsonl] [--clients 1,2,4,16,64] [--seconds 20]
     python bench/scale.py --project sqlalchemy --storage DIR ...        # the project is there already
     python bench/scale.py ... --workers 2                                # `ragqa serve --workers 2`
+    python bench/scale.py ... --env RAGQA_MAX_CONCURRENT_ANSWERS=1      # any server setting
 
 Prints: the first ingest's time, chunks/s and peak RSS (when `--repo` is given and the project is
 not there yet); `ragqa serve`'s cold start (to /readyz ready, then the first answer); sequential
@@ -39,10 +40,12 @@ def main() -> None:
     parser.add_argument("--clients", default="1,2,4,16,64")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--env", action="append", default=[], metavar="RAGQA_KEY=VALUE",
+                        help="a setting for the server (repeatable)")
     args = parser.parse_args()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAGQA_")},
            "RAGQA_STORAGE_DIR": str(args.storage), "RAGQA_LLM": "none", "RAGQA_RATE_LIMIT_PER_MINUTE": "0",
-           "HF_HUB_OFFLINE": "1"}
+           "HF_HUB_OFFLINE": "1", **dict(item.split("=", 1) for item in args.env)}
     if args.repo:
         ingest(args.repo, args.project, env)
     serve(args, env)
