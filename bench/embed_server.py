@@ -11,9 +11,12 @@ keeps it busy, not the model. Each run ingests into a fresh storage dir.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fake_llm
 
 
 def main() -> None:

@@ -114,4 +114,7 @@ def test_openai_compatible_embeddings_server_with_batches_in_flight(tmp_path: Pa
         texts = [f"text number {index}" for index in range(9)]
         assert embedder.embed_documents(texts) == [embedder.embed_query(text) for text in texts]
         one_at_a_time = get_embedder(settings.model_copy(update={"embed_concurrency": 1}))
-        assert one_at_a_time.embed_documents(texts) == embedder.embed_documents(texts)
+        assert one_at_a_time is not embedder
+        server.most_in_flight = 0
+        sequential = one_at_a_time.embed_documents(texts)
+        assert server.most_in_flight == 1 and sequential == embedder.embed_documents(texts)

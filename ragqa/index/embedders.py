@@ -278,7 +278,9 @@ def get_embedder(settings: Settings) -> Embedder:
     factory = BACKENDS.get(settings.embedder)
     if factory is None:
         raise _unknown(settings.embedder)
-    key = (settings.embedder, settings.embed_model)  # the engine (and its cache) may differ, not the vectors
+    key: tuple[object, ...] = (settings.embedder, settings.embed_model)  # the engine may differ, not the vectors
+    if settings.embedder == "openai":  # a client: its server and how it sends are part of it
+        key += (settings.openai_base_url, settings.embed_batch_size, settings.embed_concurrency)
     with _cache_lock:
         if key not in _cache:
             _cache[key] = factory(settings)
