@@ -240,7 +240,7 @@ def _local_int8(settings: Settings) -> Embedder:
 
 BACKENDS: dict[str, Callable[[Settings], Embedder]] = {
     "local": _local, "local-int8": _local_int8, "openai": _openai, "wordllama": _wordllama}
-_cache: dict[tuple[str, str | None], Embedder] = {}
+_cache: dict[tuple[object, ...], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -278,7 +278,8 @@ def get_embedder(settings: Settings) -> Embedder:
     factory = BACKENDS.get(settings.embedder)
     if factory is None:
         raise _unknown(settings.embedder)
-    key: tuple[object, ...] = (settings.embedder, settings.embed_model)  # the engine may differ, not the vectors
+    # The local engine (and its cache dir) may differ, not the vectors: one model per name.
+    key: tuple[object, ...] = (settings.embedder, settings.embed_model)
     if settings.embedder == "openai":  # a client: its server and how it sends are part of it
         key += (settings.openai_base_url, settings.embed_batch_size, settings.embed_concurrency)
     with _cache_lock:
