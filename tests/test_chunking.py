@@ -53,6 +53,10 @@ def test_large_class_is_cut_along_its_methods_with_qualified_symbols() -> None:
     assert all(c.end_line - c.start_line < 40 for c in chunks)
     assert "Big.method_3" in {c.symbol for c in chunks}
 
+    decorated = "from dataclasses import dataclass\n\n\n@dataclass\n" + text
+    symbols = {c.symbol for c in chunk_file("big.py", decorated, Limits(max_lines=40, max_chars=4000))}
+    assert "Big.method_3" in symbols and not any(symbol.startswith("Big.Big") for symbol in symbols)
+
 
 def test_leading_comment_goes_with_its_function() -> None:
     text = "import os\n\n# Explains f.\n# More.\ndef f():\n" + "    a = 1\n" * 6 + "    return a\n"

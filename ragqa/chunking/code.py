@@ -145,12 +145,15 @@ def _kind(node_type: str, in_class: bool) -> str:
 
 def _units(node: Any, lines: list[str], limits: Limits, scope: tuple[str, ...]) -> Iterator[_Unit]:
     """Leaves of the cut: nodes that fit, found by descending only into nodes that do not."""
+    # A decorated definition already put its name in `scope`: the definition inside it must not
+    # add it again (`LinkGuard.LinkGuard.feed`).
+    wrapped = node.child_by_field_name("definition") if node.type == "decorated_definition" else None
     for child in node.children:
         start, end = _rows(child)
         if start > end:
             continue
         definition = _is_definition(child)
-        name = _name_of(child) if definition else ""
+        name = _name_of(child) if definition and child != wrapped else ""
         symbol_scope = (*scope, name) if name else scope
         if _fits(lines, start, end, limits):
             yield _Unit(start, end, ".".join(symbol_scope), definition,
