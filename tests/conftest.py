@@ -170,3 +170,13 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess
     """Run the real `ragqa` command in a child process."""
     return subprocess.run([sys.executable, "-m", "ragqa", *args], env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """A socket a test leaves open must fail that test, not whichever test runs when the
+    collector happens to find it (warnings are errors)."""
+    yield
+    import gc
+
+    gc.collect()

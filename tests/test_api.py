@@ -98,30 +98,30 @@ def test_ask_as_json_and_as_server_sent_events(server: tuple[str, Settings], sam
 
 def test_the_openai_sdk_works_unchanged(server: tuple[str, Settings]) -> None:
     url, _ = server
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key=ASK, max_retries=0)
-    assert [model.id for model in client.models.list()] == ["ragqa", "project:sample"]
-    completion = client.chat.completions.create(model="project:sample", messages=[
-        {"role": "system", "content": "be brief"}, {"role": "user", "content": QUESTION}])
-    content = completion.choices[0].message.content or ""
-    assert "retry_with_backoff" in content and "**References**" in content
-    extra = completion.model_extra or {}
-    assert extra["sources"][0]["url"].startswith(f"{WEB}/blob/") and extra["ragqa"]["answered"]
+    with openai.OpenAI(base_url=f"{url}/v1", api_key=ASK, max_retries=0) as client:
+        assert [model.id for model in client.models.list()] == ["ragqa", "project:sample"]
+        completion = client.chat.completions.create(model="project:sample", messages=[
+            {"role": "system", "content": "be brief"}, {"role": "user", "content": QUESTION}])
+        content = completion.choices[0].message.content or ""
+        assert "retry_with_backoff" in content and "**References**" in content
+        extra = completion.model_extra or {}
+        assert extra["sources"][0]["url"].startswith(f"{WEB}/blob/") and extra["ragqa"]["answered"]
 
-    pieces = []
-    final: dict[str, Any] = {}
-    for chunk in client.chat.completions.create(model="ragqa", stream=True, messages=[
-            {"role": "user", "content": QUESTION}, {"role": "assistant", "content": "..."},
-            {"role": "user", "content": "and the connect timeout?"}]):
-        if chunk.choices and chunk.choices[0].delta.content:
-            pieces.append(chunk.choices[0].delta.content)
-        if chunk.choices and chunk.choices[0].finish_reason == "stop":
-            final = chunk.model_extra or {}
-    assert pieces and "".join(pieces).strip() and final["sources"]
+        pieces = []
+        final: dict[str, Any] = {}
+        for chunk in client.chat.completions.create(model="ragqa", stream=True, messages=[
+                {"role": "user", "content": QUESTION}, {"role": "assistant", "content": "..."},
+                {"role": "user", "content": "and the connect timeout?"}]):
+            if chunk.choices and chunk.choices[0].delta.content:
+                pieces.append(chunk.choices[0].delta.content)
+            if chunk.choices and chunk.choices[0].finish_reason == "stop":
+                final = chunk.model_extra or {}
+        assert pieces and "".join(pieces).strip() and final["sources"]
 
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="ghost", messages=[{"role": "user", "content": "hi"}])
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="sample", messages=[{"role": "assistant", "content": "hi"}])
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="ghost", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="sample", messages=[{"role": "assistant", "content": "hi"}])
 
 
 def test_tokens_and_scopes(server: tuple[str, Settings]) -> None:
