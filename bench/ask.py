@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.load import percentile
 from ragqa.answer import Answerer
 from ragqa.evaluation import load
 from ragqa.settings import Settings
@@ -64,10 +66,8 @@ def main() -> None:
 
 
 def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (f"p50 {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, "
-            f"max {ordered[-1]:.1f} ms")
+    return (f"p50 {statistics.median(values):.1f} ms, p95 {percentile(values, 0.95):.1f} ms, "
+            f"max {max(values):.1f} ms")
 
 
 if __name__ == "__main__":

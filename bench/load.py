@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +20,44 @@ from pathlib import Path
 import httpx
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "psf__requests.jsonl"
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` (0–1) of `values` lie (nearest rank); 0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
+
+
+async def wait_until_ready(http: httpx.AsyncClient, timeout_s: float = 120, poll_s: float = 0.1) -> None:
+    """Poll `/readyz` until the server says ready."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if (await http.get("/readyz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(poll_s)
+    raise SystemExit("the server did not become ready")
+
+
+def rss_kb(pids: list[int]) -> int:
+    """Resident memory of these processes together (kB); gone processes count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0)
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def client(http: httpx.AsyncClient, questions: list[str], offset: int, stop: float,
@@ -52,16 +91,12 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.gather(*(client(http, questions, n * 7, stop, body, latencies, errors)
                                for n in range(args.clients)))
         elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000 if ordered else 0.0
-
     print(f"{len(latencies)} answers in {elapsed:.1f} s with {args.clients} clients: "
           f"{len(latencies) / elapsed:.1f} req/s, {len(errors)} errors {sorted(set(errors))}")
-    if ordered:
-        print(f"latency p50 {statistics.median(ordered) * 1000:.0f} ms, p95 {pct(0.95):.0f} ms, "
-              f"p99 {pct(0.99):.0f} ms")
+    if latencies:
+        print(f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+              f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+              f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms")
     if args.pid:
         status = Path(f"/proc/{args.pid}/status").read_text()
         memory = {line.split(":")[0]: line.split(":")[1].strip() for line in status.splitlines()

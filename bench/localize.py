@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.load import percentile
 from bench.quality import setting_change
 
 HELD_OUT = ("psf/requests", "pallets/flask", "pytest-dev/pytest", "mwaskom/seaborn", "pylint-dev/pylint")
@@ -258,18 +259,13 @@ def score_ragqa(storage: Path, instances: list[Instance], changes: dict[str, Any
         answerer.forget(instance.project)  # one project open at a time
     return {**_metrics(file_ranks, "file"), **_metrics(function_hits, "func"),
             "locate_p50_ms": 1000 * statistics.median(timings) if timings else 0.0,
-            "locate_p95_ms": 1000 * _percentile(timings, 95) if timings else 0.0}
+            "locate_p95_ms": 1000 * percentile(timings, 0.95) if timings else 0.0}
 
 
 def _timing(scores: dict[str, float]) -> str:
     if "locate_p50_ms" not in scores:
         return "–"
     return f"{scores['locate_p50_ms']:.0f} / {scores['locate_p95_ms']:.0f}"
-
-
-def _percentile(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
 def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dict[str, str]

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.load import DEFAULT_QUESTIONS, client
+from bench.load import DEFAULT_QUESTIONS, client, free_port, percentile, rss_kb, wait_until_ready
 
 
 def main() -> None:
@@ -57,7 +56,7 @@ def ingest(repo: Path, project: str, env: dict[str, str]) -> None:
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     peak = 0
     while child.poll() is None:
-        peak = max(peak, _rss_kb([child.pid]))
+        peak = max(peak, rss_kb([child.pid]))
         time.sleep(0.5)
     summary = json.loads(child.stdout.read() if child.stdout else "{}")
     seconds = time.perf_counter() - started
@@ -66,7 +65,7 @@ def ingest(repo: Path, project: str, env: dict[str, str]) -> None:
 
 
 def serve(args: argparse.Namespace, env: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "ragqa", "serve", "--port", str(port),
                                "--workers", str(args.workers)], env=env,
@@ -83,26 +82,20 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
                  if line.strip()]
     body = {"project": args.project}
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        while True:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
+        await wait_until_ready(http)
         ready = time.perf_counter() - started
         first_started = time.perf_counter()
         await http.post("/ask", json={**body, "question": questions[0]})
         first = time.perf_counter() - first_started
         print(f"cold start: ready in {ready:.1f} s, then the first answer in {first * 1000:.0f} ms; "
-              f"server RSS {_rss_kb(_family(pid)) / 1024:.0f} MB")
+              f"server RSS {rss_kb(_family(pid)) / 1024:.0f} MB")
         sequential = []
         for question in questions[1:]:
             asked = time.perf_counter()
             await http.post("/ask", json={**body, "question": question})
             sequential.append(time.perf_counter() - asked)
         print(f"sequential: {len(sequential)} answers, p50 {statistics.median(sequential) * 1000:.1f} ms, "
-              f"p95 {_pct(sequential, 0.95) * 1000:.1f} ms")
+              f"p95 {percentile(sequential, 0.95) * 1000:.1f} ms")
     for count in [int(part) for part in args.clients.split(",")]:
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
@@ -115,13 +108,8 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
             elapsed = time.perf_counter() - began
         print(f"{count:>3} clients: {len(latencies) / elapsed:6.1f} answers/s, {len(errors)} errors, "
               f"p50 {statistics.median(latencies) * 1000:6.0f} ms, "
-              f"p95 {_pct(latencies, 0.95) * 1000:6.0f} ms, "
-              f"server RSS {_rss_kb(_family(pid)) / 1024:.0f} MB", flush=True)
-
-
-def _pct(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
+              f"p95 {percentile(latencies, 0.95) * 1000:6.0f} ms, "
+              f"server RSS {rss_kb(_family(pid)) / 1024:.0f} MB", flush=True)
 
 
 def _family(pid: int) -> list[int]:
@@ -136,23 +124,6 @@ def _family(pid: int) -> list[int]:
             if int(fields[1]) in found:
                 found.append(int(entry.name))
     return found
-
-
-def _rss_kb(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0)
-    return total
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":

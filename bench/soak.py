@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
-from load import DEFAULT_QUESTIONS, client  # bench/ is the script's folder, first on sys.path
+
+# bench/ is the script's folder, first on sys.path
+from load import DEFAULT_QUESTIONS, client, free_port, percentile, rss_kb, wait_until_ready
 
 INTERVAL_S = 30
 
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAGQA_")},
            "RAGQA_STORAGE_DIR": str(args.storage), "RAGQA_LLM": "none", "RAGQA_RATE_LIMIT_PER_MINUTE": "0",
            "HF_HUB_OFFLINE": "1"}
@@ -55,7 +56,7 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> None:
                  if line.strip()]
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
-        await _ready(http)
+        await wait_until_ready(http, poll_s=0.5)
         body = {"project": args.project}
         await http.post("/ask", json={**body, "question": questions[0]})
         started = time.perf_counter()
@@ -73,12 +74,12 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> None:
             interval, failed = sorted(latencies), list(errors)
             latencies.clear()
             errors.clear()
-            rss = _rss_kb(pid)
+            rss = rss_kb([pid])
             minute = (time.perf_counter() - started) / 60
             samples.append((minute, rss))
             totals["answers"] += len(interval)
             totals["errors"] += len(failed)
-            p95 = interval[min(len(interval) - 1, round(0.95 * (len(interval) - 1)))] if interval else 0
+            p95 = percentile(interval, 0.95)
             print(f"| {minute:.1f} | {len(interval)} | {len(failed)} | {len(interval) / INTERVAL_S:.1f} | "
                   f"{statistics.median(interval) * 1000 if interval else 0:.0f} | {p95 * 1000:.0f} | "
                   f"{rss / 1024:.0f} |", flush=True)
@@ -88,32 +89,6 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> None:
     print(f"\n{totals['answers']} answers, {totals['errors']} errors in {args.minutes:g} min at "
           f"{args.clients} clients; RSS {base / 1024:.0f} MB at minute 2 → {samples[-1][1] / 1024:.0f} MB at "
           f"the end: drift {drift:+.1f} % (target under 10 %)")
-
-
-async def _ready(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.5)
-    raise SystemExit("the server did not become ready")
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 if __name__ == "__main__":
