@@ -222,13 +222,21 @@ class Answerer:
         if isinstance(choice, str) and "," in choice:
             choice = [name.strip() for name in choice.split(",") if name.strip()]
         if choice == "*" or choice == ["*"]:
-            names = [record.name for record in self.registry.all()]
-            if not names:
+            indexes = [index for name in self.registry.names() if (index := self._readable(name))]
+            if not indexes:
                 raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_dir}")
-            return [self.project(name) for name in names]
+            return indexes
         if isinstance(choice, list):
             return [self.project(name) for name in dict.fromkeys(choice)] or [self.project(None)]
         return [self.project(choice)]
+
+    def _readable(self, name: str) -> ProjectIndex | None:
+        """The project, or None when it is damaged (left out of a question to every project).
+        Cached projects are not read again: `"*"` costs no more than naming them."""
+        try:
+            return self.project(name)
+        except DamagedProjectError:
+            return None
 
     def _retrieve_across(self, indexes: list[ProjectIndex], query: Query, top_k: int,
                          filters: Filters | None) -> tuple[Retrieval, Settings]:

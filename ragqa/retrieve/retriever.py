@@ -30,6 +30,7 @@ from ragqa.errors import ModelError, RagqaError
 from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
 from ragqa.query import Query
+from ragqa.report import Report
 from ragqa.retrieve.confidence import Confidence, assess
 from ragqa.retrieve.evidence import Evidence, gather
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
@@ -94,7 +95,7 @@ class Retriever:
         """Every candidate chunk with its fused score (1 for a chunk first in every ranking)."""
         filters = filters or Filters()
         project.check(filters)
-        report = query.report if self.settings.read_reports else None
+        report = _report(self.settings, query)
         with store_errors():
             dense, best_similarity = self._dense(project, query, filters)
         lexical = self._lexical(project, query, filters)
@@ -115,13 +116,13 @@ class Retriever:
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
-        """Chunk ids by embedding similarity, and the best cosine similarity seen. A report's
-        parts (title, errors, code blocks) are embedded apart and their rankings fused, rather
-        than one truncated embedding of the whole text."""
-        report = query.report if self.settings.read_reports else None
-        parts = report.parts(self.settings.report_parts) if report is not None else [query.text]
-        if len(parts) <= 1:
-            return self._nearest(project, query.text if report is None else parts[0], filters)
+        """Chunk ids by embedding similarity, and the best cosine similarity seen. A report is
+        embedded by its parts (`Report.parts`: the title and first paragraph, then errors and
+        code blocks up to `report_parts`), their rankings fused, never as one truncated text."""
+        report = _report(self.settings, query)
+        parts = (report.parts(self.settings.report_parts) if report is not None else []) or [query.text]
+        if len(parts) == 1:
+            return self._nearest(project, parts[0], filters)
         found = [self._nearest(project, part, filters) for part in parts]
         fused = fuse([[(chunk_id, 1.0) for chunk_id in ids] for ids, _ in found], [1.0] * len(found),
                      self.settings.rrf_k)
@@ -192,7 +193,7 @@ class Retriever:
         demoted: list[tuple[set[str], float]] = [
             (project.matching(settings.test_paths), 1 / secondary if query.about_tests else secondary),
             (project.matching(settings.changelog_paths), 1 / secondary if query.about_changes else secondary)]
-        report = query.report if settings.read_reports else None
+        report = _report(settings, query)
         examples = project.matching(settings.example_paths) if report is not None else set()
         shifted = []
         for chunk_id, score in fused:
@@ -257,11 +258,16 @@ def fuse(rankings: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
     return sorted(fused.items(), key=lambda item: -item[1])
 
 
+def _report(settings: Settings, query: Query) -> Report | None:
+    """The question read as a pasted report, when it is one and reports are read."""
+    return query.report if settings.read_reports else None
+
+
 def _docs_bias(settings: Settings, query: Query) -> float:
     """What docs chunks' scores are multiplied by for `query`: a pasted report (a bug, a feature
     request) asks for code, unless its title is about the docs."""
     bias = settings.intent_docs_bias.get(query.intent, 1.0)
-    report = query.report if settings.read_reports else None
+    report = _report(settings, query)
     if report is not None and not report.about_docs:
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
