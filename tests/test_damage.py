@@ -54,6 +54,7 @@ def test_a_damaged_record_takes_down_only_its_project(two_projects: tuple[Settin
     with pytest.raises(DamagedProjectError, match=r"project 'sample' is damaged .*ragqa remove sample"):
         Answerer(settings).ask(QUESTION, "sample")
     assert Answerer(settings).ask(QUESTION, "healthy").answered
+    assert Answerer(settings).ask(QUESTION, "*").projects.keys() == {"healthy"}
 
     env = {**cli_env, "RAGQA_STORAGE_DIR": str(settings.storage_dir)}
     listed = json.loads(run_cli(env, "projects", "--json").stdout)
