@@ -72,7 +72,7 @@ from ragqa.sources.git import mirror_name
 from ragqa.sources.secrets import REDACTOR_VERSION, Redacted, redact
 from ragqa.sources.selection import MISSING_REASON
 
-CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
+CHUNKER_VERSION = "chunker-3"  # 2: exact gaps between chunks, symbol table; 3: language tables, AsciiDoc
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
 _COPY_BATCH = 512  # vectors copied from a sibling project per store write
 
@@ -341,7 +341,8 @@ class Ingester:
             language, kind = detect(path)
             entries[path] = FileEntry(blob=blobs[path], language=language, kind=kind,
                                       chunks=[chunk.id for chunk in chunked.chunks],
-                                      symbols=_symbol_entries(chunked), redacted=secrets.count)
+                                      symbols=_symbol_entries(chunked), redacted=secrets.count,
+                                      doc_chunks=chunked.doc_chunks)
             chunks.extend(chunked.chunks)
         return entries, chunks, dropped
 

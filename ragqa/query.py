@@ -58,11 +58,15 @@ _OWN_TESTS = re.compile(
     r"(?!my\b|our\b|your\b|an?\b|it\b|them\b)\w+|test cases?|is (it|this|that) tested|which tests?|"
     r"where are the tests|tests? cover)",
     re.IGNORECASE)
+# Asking how to test one's own code with the project ("How do I test my routes?").
+_TESTING = re.compile(r"\b(test|tests|testing|tested|unit[- ]?tests?|mock|mocks|mocking|stub)\b",
+                      re.IGNORECASE)
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
                       r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
 _CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
                         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
+                        r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"
                         r"|(?<![\w-])--?[a-z][a-z0-9-]+\b")
 # Words that say nothing about what a question is about ("how does it work?").
 GENERIC_TERMS = frozenset(tokenize(
@@ -83,6 +87,7 @@ class Query:
     identifier_terms: tuple[str, ...]  # the index tokens that stand for those names whole
     intent: Intent
     about_tests: bool  # asks about the project's own test suite
+    about_testing: bool  # asks how to test one's code (the project's own tests are not the answer)
     about_changes: bool  # asks about changelogs, release notes, deprecations
     yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
     report: Report | None = None  # a pasted issue, traceback or log, read part by part
@@ -99,6 +104,7 @@ class Query:
         return cls(text=text, terms=terms, names=code_names(text), capitalised=_capitalised(text),
                    identifier_terms=tuple(identifiers(text)),
                    intent=_intent(text), about_tests=bool(_OWN_TESTS.search(about)),
+                   about_testing=bool(_TESTING.search(about)) and not _OWN_TESTS.search(about),
                    about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
                    report=report)
 
@@ -125,7 +131,8 @@ def _intent(text: str) -> Intent:
 
 
 def code_names(text: str) -> tuple[str, ...]:
-    """Code names in the question as written: backticked, dotted, snake_case, camelCase and
+    """Code names in the question as written: backticked, dotted, snake_case, camelCase,
+    UPPER_CASE (constants and error codes: `FST_ERR_ROUTE_MISSING_CONTENT_TYPE`) and
     --options (the first name inside backticks: `Session(http2=True)` → Session)."""
     found: list[str] = []
     for match in _CODE_NAME.finditer(text):

@@ -17,11 +17,12 @@ CODE_EXTENSIONS = {
 }
 DOCS_EXTENSIONS = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".rst": "rst",
+    ".adoc": "asciidoc", ".asciidoc": "asciidoc", ".asc": "asciidoc",
 }
 TEXT_LANGUAGES = {
     ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".ini": "ini",
     ".cfg": "ini", ".txt": "text", ".html": "html", ".css": "css", ".xml": "xml",
-    ".adoc": "asciidoc", ".tex": "latex", ".proto": "proto", ".graphql": "graphql",
+    ".tex": "latex", ".proto": "proto", ".graphql": "graphql",
 }
 SPECIAL_NAMES = {
     "dockerfile": ("dockerfile", "text"), "makefile": ("make", "text"),

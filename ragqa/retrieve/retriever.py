@@ -20,6 +20,7 @@ running in another process never leaks half-written chunks into answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,11 +109,13 @@ class Retriever:
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
                    settings.evidence_weight]
         fused = fuse(rankings, weights, settings.rrf_k)
-        fused = self._priors(project, query, fused, evidence)
+        packages = named_packages(project.packages(settings.package_folders), query.text)
+        fused = self._priors(project, query, fused, evidence, packages)
         fused = self._file_evidence(project, fused)
         best = max_fused(settings.rrf_k, [weight for weight, ranking in zip(weights, rankings, strict=True)
                                           if ranking])
         best *= self._largest_prior(query, evidence) * (1 + 2 * settings.file_evidence)
+        best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
@@ -182,16 +185,21 @@ class Retriever:
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
 
     def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
-                evidence: Evidence | None = None) -> list[tuple[str, float]]:
+                evidence: Evidence | None = None, packages: Sequence[str] = ()
+                ) -> list[tuple[str, float]]:
         """Shift scores by what the question asks for: docs or code; tests and changelogs down,
-        or up when the question is about them. A pasted report ranks docs — and the example code
-        kept with them — lower (unless it is about them), and a file it names or imports lifts
-        that file's chunks."""
+        or up when the question is about them (tests twice down for a question on how to test
+        one's own code). Code read like docs — `.d.ts` declarations, chunks that are mostly doc
+        comment — gains what docs gain, never loses. A pasted report ranks docs — and the
+        example code kept with them — lower (unless it is about them), and a file it names or
+        imports lifts that file's chunks. The files of a package the question names rise."""
         settings = self.settings
         docs_bias = _docs_bias(settings, query)
         secondary = settings.secondary_weight or 1.0
+        tests = 1 / secondary if query.about_tests else secondary ** 2 if query.about_testing else secondary
+        api_docs = project.matching(settings.api_docs_paths)
         demoted: list[tuple[set[str], float]] = [
-            (project.matching(settings.test_paths), 1 / secondary if query.about_tests else secondary),
+            (project.matching(settings.test_paths), tests),
             (project.matching(settings.changelog_paths), 1 / secondary if query.about_changes else secondary)]
         report = _report(settings, query)
         examples = project.matching(settings.example_paths) if report is not None else set()
@@ -201,6 +209,10 @@ class Retriever:
             kind = project.file_kinds.get(path)
             if kind == "docs" or (report is not None and (kind != "code" or path in examples)):
                 score *= docs_bias
+            elif path in api_docs or chunk_id in project.doc_chunks:
+                score *= max(docs_bias, 1.0)
+            if packages and path.startswith(tuple(packages)):
+                score *= settings.package_lift
             for paths, weight in demoted:
                 if path in paths:
                     score *= weight
@@ -271,6 +283,22 @@ def _docs_bias(settings: Settings, query: Query) -> float:
     if report is not None and not report.about_docs:
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
+
+
+def named_packages(packages: dict[str, str], question: str) -> list[str]:
+    """The path prefixes of the packages `question` names: as `@scope/name`, `packages/name`,
+    in backticks, as "the name package" (or crate, module, plugin), or — for a name no word
+    of prose could be (`react-query`) — bare."""
+    named = []
+    for name, prefix in packages.items():
+        word = re.escape(name)
+        forms = [rf"@[\w.-]+/{word}\b", rf"\b{re.escape(prefix)}", rf"`{word}`",
+                 rf"\b{word}\s+(package|crate|module|plugin|library)\b"]
+        if re.search(r"[-_.]", name) and len(name) >= 4:
+            forms.append(rf"(?<![\w/-]){word}(?![\w-])")
+        if any(re.search(form, question, re.IGNORECASE) for form in forms):
+            named.append(prefix)
+    return named
 
 
 def max_fused(rrf_k: int, weights: Sequence[float]) -> float:

@@ -1,0 +1,185 @@
+"""Definitions read from a syntax tree by a language's table (`ragqa.languages`).
+
+The walker knows no language: each node is looked up in the language's `DefinitionRule`s,
+which say whether it defines a name, of what kind, where the name is, and whether the names
+inside it are qualified by it. Error codes and error values are found line by line with the
+language's error patterns and added as definitions of kind `error`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from ragqa.chunking.base import Chunk
+from ragqa.chunking.code import Definition
+from ragqa.languages import DefinitionRule, Language
+
+_MAX_DEPTH = 60
+_CLASS_LIKE = frozenset({"class", "struct", "interface", "trait", "enum", "type", "impl"})
+_NAME_NODES = frozenset({"identifier", "type_identifier", "field_identifier", "property_identifier",
+                         "constant", "name", "simple_identifier", "private_property_identifier"})
+_TOP_LEVEL_WRAPPERS = frozenset({"export_statement", "lexical_declaration", "variable_declaration",
+                                 "expression_statement", "var_declaration", "const_declaration",
+                                 "var_spec_list", "ambient_declaration"})
+_EXPORTS = re.compile(r"^(?:module\.)?exports\.")
+_DEFAULT_DOC = ""
+
+
+def table_definitions(tree: Any, language: Language, lines: list[str]) -> list[Definition]:
+    """Every definition `language`'s rules find in `tree`, plus its error codes, in file order."""
+    found = list(_walk(tree.root_node, language, (), False, 0))
+    found += error_sites(lines, language)
+    unique = {(item.name, item.kind, item.start_line): item for item in found}
+    return sorted(unique.values(), key=lambda item: (item.start_line, item.end_line, item.name))
+
+
+def _walk(node: Any, language: Language, scope: tuple[str, ...], in_class: bool, depth: int
+          ) -> Iterator[Definition]:
+    if depth >= _MAX_DEPTH:
+        return
+    for child in node.named_children:
+        rule = _matching_rule(child, language)
+        if rule is None:
+            yield from _walk(child, language, scope, in_class, depth + 1)
+            continue
+        name = _name(child, rule)
+        owner = _qualifier(child, rule.qualifier) if rule.qualifier else ""
+        if rule.defines and name:
+            qualified = ".".join((*scope, owner, name) if owner else (*scope, name))
+            kind = rule.method_kind if in_class and rule.method_kind else _kind(child, rule)
+            yield Definition(qualified, kind, child.start_point[0] + 1, _end_row(child) + 1)
+        inner_scope = scope
+        if rule.scope:
+            opened = owner if not rule.defines else name
+            inner_scope = (*scope, opened) if opened else scope
+        inner_class = _kind(child, rule) in _CLASS_LIKE if rule.scope else in_class
+        yield from _walk(child, language, inner_scope, inner_class, depth + 1)
+
+
+def _matching_rule(node: Any, language: Language) -> DefinitionRule | None:
+    for rule in language.rules.get(node.type, ()):
+        if rule.values and _value_type(node) not in rule.values:
+            continue
+        if rule.top_level and not _is_top_level(node):
+            continue
+        if rule.name == "member" and not _member_name(node):
+            continue
+        return rule
+    return None
+
+
+def _value_type(node: Any) -> str:
+    value = node.child_by_field_name("value") or node.child_by_field_name("right")
+    while value is not None and value.type == "parenthesized_expression" and value.named_children:
+        value = value.named_children[0]
+    return str(value.type) if value is not None else ""
+
+
+def _is_top_level(node: Any) -> bool:
+    """Directly in the file, or only inside declarations and exports that are."""
+    parent = node.parent
+    while parent is not None and parent.type in _TOP_LEVEL_WRAPPERS:
+        parent = parent.parent
+    return parent is not None and parent.parent is None
+
+
+def _name(node: Any, rule: DefinitionRule) -> str:
+    if rule.name == "member":
+        return _member_name(node)
+    target: Any = node
+    for field in rule.name.split("."):
+        target = target.child_by_field_name(field) if target is not None else None
+    if target is None or target.type not in _NAME_NODES:
+        return ""
+    return _text(target)
+
+
+def _member_name(node: Any) -> str:
+    """The name an assignment defines: `module.exports.send = …` → `send`, `exports.X = …` →
+    `X`, `Reply.prototype.send = …` → `Reply.send`; a plain `x = …` or `module.exports = …`
+    defines nothing here."""
+    left = node.child_by_field_name("left")
+    if left is None or left.type != "member_expression":
+        return ""
+    written = _text(left)
+    if not re.fullmatch(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+", written):
+        return ""
+    name = _EXPORTS.sub("", written).replace(".prototype.", ".")
+    if name in ("module.exports", "exports") or name.startswith("this."):
+        return ""
+    return name
+
+
+def _qualifier(node: Any, field: str) -> str:
+    """The type that owns a method defined outside it: the first type name under `field`
+    (`(c *Command)` → `Command`, `impl<T> Display for Wrapper<T>` → `Wrapper`)."""
+    target = node.child_by_field_name(field)
+    stack = [target] if target is not None else []
+    while stack:
+        current = stack.pop(0)
+        if current.type == "type_identifier":
+            return _text(current)
+        typed = current.child_by_field_name("type") or current.child_by_field_name("name")
+        stack += [typed] if typed is not None else list(current.named_children)
+    return ""
+
+
+def _kind(node: Any, rule: DefinitionRule) -> str:
+    if rule.kind_by_type:
+        typed = node.child_by_field_name("type")
+        return dict(rule.kind_by_type).get(typed.type if typed is not None else "", rule.kind)
+    return rule.kind
+
+
+def _end_row(node: Any) -> int:
+    start_row: int = node.start_point[0]
+    end_row: int = node.end_point[0]
+    return end_row - 1 if node.end_point[1] == 0 and end_row > start_row else end_row
+
+
+def _text(node: Any) -> str:
+    raw: bytes = node.text or b""
+    return raw.decode("utf-8", errors="replace")
+
+
+@cache
+def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns if "(?P<code>" in pattern)
+
+
+def error_sites(lines: list[str], language: Language) -> list[Definition]:
+    """The lines that define an error code (`createError('FST_ERR_X', …)`, `var ErrX =
+    errors.New(…)`: kind `error`) or throw one (`throw new FST_ERR_X()`, `return ErrX`: kind
+    `raise`), each a one-line definition named by the code."""
+    found: list[Definition] = []
+    for kind, patterns in (("error", _patterns(language.error_definitions)),
+                           ("raise", _patterns(language.error_raises))):
+        for number, line in enumerate(lines, 1) if patterns else ():
+            for pattern in patterns:
+                found += [Definition(match.group("code"), kind, number, number)
+                          for match in pattern.finditer(line)]
+    return found
+
+
+def label(chunk: Chunk, found: list[Definition]) -> str:
+    """The qualified name a code chunk is labelled with: the largest definition that starts in
+    it (its doc comment may come first), else the innermost one it lies in; error sites aside."""
+    named = [item for item in found if item.kind not in ("error", "raise")]
+    inside = [item for item in named if chunk.start_line <= item.start_line <= chunk.end_line]
+    if inside:
+        return max(inside, key=lambda item: (item.end_line - item.start_line, -item.start_line)).name
+    around = [item for item in named if item.start_line < chunk.start_line <= item.end_line]
+    return max(around, key=lambda item: item.start_line).name if around else ""
+
+
+def doc_share(text: str, language: Language) -> float:
+    """The share of a chunk's non-blank lines that are doc comments (`///`, `/** … */`, godoc):
+    a chunk that is mostly one reads like docs."""
+    prefixes = language.doc_comments.item + language.doc_comments.module
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not prefixes or not lines:
+        return 0.0
+    return sum(line.startswith(prefixes) for line in lines) / len(lines)

@@ -1,0 +1,401 @@
+"""Every language as data: definitions, doc comments, error codes and layouts of JavaScript,
+TypeScript, Go, Rust and Java read from their `ragqa.languages` entries; AsciiDoc and MDX read
+as docs with headings."""
+
+from __future__ import annotations
+
+import pathspec
+import pytest
+
+from ragqa.chunking import read_file
+from ragqa.chunking.docs import asciidoc_headings, markdown_headings
+from ragqa.index.registry import FileEntry, ProjectRecord
+from ragqa.index.symbols import SymbolTable
+from ragqa.languages import by_grammar, languages, union
+from ragqa.query import Query
+from ragqa.retrieve.retriever import named_packages
+from ragqa.settings import Settings
+
+ROUTE_JS = """'use strict'
+const { FST_ERR_ROUTE_MISSING_CONTENT_TYPE } = require('./errors')
+
+/**
+ * Build a route from its options.
+ * @param {object} opts the route options
+ */
+function buildRoute (opts) {
+  return opts
+}
+
+const onRequest = (req, reply) => reply.send('ok')
+const parse = function (body) { return JSON.parse(body) }
+
+class Router {
+  constructor () { this.routes = [] }
+  route (opts) {
+    if (!opts.contentType) {
+      throw new FST_ERR_ROUTE_MISSING_CONTENT_TYPE()
+    }
+  }
+  static create () { return new Router() }
+}
+
+Reply.prototype.send = function send (payload) { return payload }
+module.exports = { buildRoute, Router }
+module.exports.helper = function helper () {}
+module.exports.shortcut = () => 1
+"""
+ERRORS_JS = """'use strict'
+const createError = require('@fastify/error')
+
+const codes = {
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: createError(
+    'FST_ERR_ROUTE_MISSING_CONTENT_TYPE', 'A route needs a content type', 500
+  )
+}
+exports.FST_ERR_BAD_URL = createError('FST_ERR_BAD_URL', "'%s' is not a valid url component", 400)
+module.exports = codes
+"""
+CLIENT_TS = """export function createClient(url: string): Client { return new Client(url) }
+export const createCaller = (router: Router) => router.caller
+export class Client {
+  constructor(private url: string) {}
+  query(path: string): Promise<unknown> { return fetch(this.url + path) }
+}
+export interface ClientOptions { url: string }
+export type Transformer = (value: unknown) => unknown
+export enum Mode { Query, Mutation }
+"""
+INDEX_TS = """export { createClient, Client } from './client'
+export * from './links'
+"""
+TYPES_DTS = """declare function fastify(opts?: FastifyOptions): FastifyInstance
+export interface FastifyInstance {
+  listen(port: number): Promise<string>
+}
+declare namespace fastify {
+  export type Plugin = (instance: FastifyInstance) => void
+}
+export default fastify
+"""
+COMMAND_GO = """package cobra
+
+import "errors"
+
+// ErrSubCommandRequired is returned when a command needs a subcommand.
+var ErrSubCommandRequired = errors.New("subcommand is required")
+
+// Command is just that, a command for your application.
+type Command struct {
+	Use string
+}
+
+// Execute uses the args and runs through the command tree finding the right command.
+func (c *Command) Execute() error {
+	if c.Use == "" {
+		return ErrSubCommandRequired
+	}
+	return nil
+}
+
+// NewCommand makes a command.
+func NewCommand(use string) *Command { return &Command{Use: use} }
+
+// Runner runs.
+type Runner interface {
+	Run(args []string) error
+}
+
+const MaxDepth = 5
+"""
+DOC_GO = """// Package cobra is a library providing a simple interface to create powerful
+// modern CLI interfaces similar to git and go tools.
+//
+// To use it, make a root Command, add subcommands with AddCommand and
+// call Execute on the root in your main function.
+//
+// Flags are defined with the pflag package: persistent flags apply to a
+// command and every command below it, local flags to that command only.
+package cobra
+"""
+LIB_RS = """//! Walk directories fast.
+//! The crate's front page.
+
+/// A directory walker.
+pub struct Walker {
+    depth: usize,
+}
+
+impl Walker {
+    /// Makes a walker that goes `depth` levels down.
+    pub fn new(depth: usize) -> Self {
+        Walker { depth }
+    }
+}
+
+impl Iterator for Walker {
+    type Item = String;
+    fn next(&mut self) -> Option<String> {
+        None
+    }
+}
+
+pub trait Visit {
+    fn visit(&self, path: &str);
+}
+
+pub enum Error {
+    NotFound(String),
+}
+
+pub fn walk(root: &str) -> Walker {
+    Walker::new(root.len())
+}
+
+mod inner {
+    pub fn helper() {}
+}
+
+macro_rules! walk_all { () => {} }
+pub const MAX_DEPTH: usize = 64;
+"""
+GSON_JAVA = """package com.google.gson;
+
+/**
+ * This is the main class for using Gson.
+ */
+public final class Gson {
+  /**
+   * Serializes the specified object into its equivalent JSON.
+   */
+  public String toJson(Object src) {
+    if (src == null) {
+      throw new JsonIOException("cannot serialize null");
+    }
+    return "";
+  }
+
+  public Gson() {}
+
+  interface Adapter { void write(Object value); }
+
+  enum Policy { IDENTITY, LOWER_CASE }
+}
+"""
+
+
+def names(path: str, text: str) -> dict[str, str]:
+    return {d.name: d.kind for d in read_file(path, text).definitions if d.kind not in ("error", "raise")}
+
+
+def test_javascript_definitions() -> None:
+    found = names("lib/route.js", ROUTE_JS)
+    assert found["buildRoute"] == "function"
+    assert found["onRequest"] == "function" and found["parse"] == "function"  # arrow / expression
+    assert found["Router"] == "class"
+    assert found["Router.route"] == "method" and found["Router.create"] == "method"
+    assert found["Reply.send"] == "function"  # a prototype method
+    assert found["helper"] == "function" and found["shortcut"] == "function"  # CommonJS exports
+    assert "module.exports" not in found and "exports" not in found
+
+
+def test_typescript_definitions_and_reexports_define_nothing() -> None:
+    found = names("src/client.ts", CLIENT_TS)
+    assert found == {"createClient": "function", "createCaller": "function", "Client": "class",
+                     "Client.constructor": "method", "Client.query": "method",
+                     "ClientOptions": "interface", "Transformer": "type", "Mode": "enum"}
+    assert names("src/index.ts", INDEX_TS) == {}
+    declared = names("types/index.d.ts", TYPES_DTS)
+    assert declared["fastify"] in ("function", "module") and declared["FastifyInstance"] == "interface"
+    assert declared["FastifyInstance.listen"] == "method" and declared["fastify.Plugin"] == "type"
+
+
+def test_go_methods_are_named_by_their_receiver() -> None:
+    found = names("command.go", COMMAND_GO)
+    assert found["Command"] == "struct" and found["Command.Execute"] == "method"
+    assert found["NewCommand"] == "function" and found["Runner"] == "interface"
+    assert found["Runner.Run"] == "method"
+    assert found["ErrSubCommandRequired"] == "variable" and found["MaxDepth"] == "variable"
+    chunked = read_file("command.go", COMMAND_GO)
+    execute = next(c for c in chunked.chunks if "func (c *Command) Execute" in c.text)
+    assert "// Execute uses the args" in execute.text, "godoc goes with its definition"
+
+
+def test_go_package_doc_reads_like_docs() -> None:
+    chunked = read_file("doc.go", DOC_GO)
+    assert chunked.doc_chunks == [0]
+    assert read_file("command.go", COMMAND_GO).doc_chunks == []
+
+
+def test_rust_items_and_impl_blocks() -> None:
+    found = names("src/lib.rs", LIB_RS)
+    assert found["Walker"] == "struct" and found["Walker.new"] == "method"
+    assert found["Walker.next"] == "method", "impl Trait for Type names the type"
+    assert found["Visit"] == "trait" and found["Visit.visit"] == "method"
+    assert found["Error"] == "enum" and found["walk"] == "function"
+    assert found["inner"] == "module" and found["inner.helper"] == "function"
+    assert found["walk_all"] == "macro" and found["MAX_DEPTH"] == "variable"
+    assert "Iterator" not in found and found["Walker.Item"] == "type"  # an associated type
+
+
+def test_java_classes_methods_and_javadoc() -> None:
+    found = names("src/main/java/com/google/gson/Gson.java", GSON_JAVA)
+    assert found["Gson"] == "class" and found["Gson.toJson"] == "method"
+    assert found["Gson.Adapter"] == "interface" and found["Gson.Adapter.write"] == "method"
+    assert found["Gson.Policy"] == "enum"
+    chunk = next(c for c in read_file("Gson.java", GSON_JAVA).chunks if "class Gson" in c.text)
+    assert "This is the main class" in chunk.text and chunk.symbol == "Gson"
+
+
+def test_code_chunks_are_labelled_with_qualified_names() -> None:
+    long_method = "\n".join(f"    let x{i} = {i};" for i in range(70))
+    text = f"pub struct Big;\n\nimpl Big {{\n    pub fn grow(&self) {{\n{long_method}\n    }}\n}}\n"
+    symbols = {c.symbol for c in read_file("src/big.rs", text).chunks}
+    assert "Big.grow" in symbols
+
+
+def test_error_codes_are_symbols_where_defined_and_thrown() -> None:
+    errors = [(d.name, d.kind, d.start_line) for d in read_file("lib/errors.js", ERRORS_JS).definitions
+              if d.kind in ("error", "raise")]
+    assert ("FST_ERR_ROUTE_MISSING_CONTENT_TYPE", "error", 5) in errors
+    assert ("FST_ERR_BAD_URL", "error", 9) in errors
+    thrown = [(d.name, d.kind, d.start_line) for d in read_file("lib/route.js", ROUTE_JS).definitions
+              if d.kind == "raise"]
+    assert thrown == [("FST_ERR_ROUTE_MISSING_CONTENT_TYPE", "raise", 19)]
+    go = [(d.name, d.kind) for d in read_file("command.go", COMMAND_GO).definitions
+          if d.kind in ("error", "raise")]
+    assert go == [("ErrSubCommandRequired", "error"), ("ErrSubCommandRequired", "raise")]
+
+
+def table(files: dict[str, str]) -> SymbolTable:
+    entries = {}
+    for path, text in files.items():
+        chunked = read_file(path, text)
+        starts = [c.start_line for c in chunked.chunks]
+        entries[path] = FileEntry(
+            blob="b", language="x", kind="code", chunks=[c.id for c in chunked.chunks],
+            symbols=[(d.name, d.kind, d.start_line, d.end_line,
+                      max(i for i, start in enumerate(starts) if start <= d.start_line))
+                     for d in chunked.definitions])
+    record = ProjectRecord(name="p", source="s", source_kind="local", commit="c", collection="c",
+                           embedder="e", fingerprint="f", files=entries)
+    return SymbolTable.of(record)
+
+
+def test_an_error_code_finds_the_line_that_throws_it_then_its_definition() -> None:
+    symbols = table({"lib/route.js": ROUTE_JS, "lib/errors.js": ERRORS_JS})
+    found = [(s.path, s.kind, s.start_line) for s in symbols.find("FST_ERR_ROUTE_MISSING_CONTENT_TYPE")]
+    assert found[:2] == [("lib/route.js", "raise", 19), ("lib/errors.js", "error", 5)]
+    assert [s.path for s in symbols.find("ErrSubCommandRequired", classes_only=True)] == []
+    go = table({"command.go": COMMAND_GO})
+    assert go.find("ErrSubCommandRequired", classes_only=True)[0].kind == "raise"
+
+
+def test_a_reexported_name_resolves_to_the_defining_file() -> None:
+    symbols = table({"src/index.ts": INDEX_TS, "src/client.ts": CLIENT_TS})
+    assert {s.path for s in symbols.find("createClient")} == {"src/client.ts"}
+    assert symbols.find("Client.query")[0].path == "src/client.ts"
+
+
+@pytest.mark.parametrize(("path", "is_test"), [
+    ("command_test.go", True), ("internal/x/testdata/a.txt", True), ("src/router.test.ts", True),
+    ("packages/server/src/__tests__/router.ts", True), ("src/router.spec.ts", True),
+    ("src/test/java/com/x/GsonTest.java", True), ("benches/walk.rs", True), ("tests/cli.rs", True),
+    ("lib/route.js", False), ("src/main/java/com/x/Gson.java", False), ("cmd/root.go", False),
+    ("crates/core/src/lib.rs", False),
+])
+def test_each_language_s_tests_are_tests(path: str, is_test: bool) -> None:
+    spec = pathspec.GitIgnoreSpec.from_lines(Settings(_env_file=None).test_paths)  # type: ignore[call-arg]
+    assert spec.match_file(path) is is_test
+
+
+def test_every_language_declares_what_a_code_graph_needs() -> None:
+    for language in languages():
+        assert language.references and language.imports, language.name
+        assert language.test_paths and language.extensions
+    assert by_grammar("tsx") is by_grammar("typescript")
+    assert "*.d.ts" in union("api_docs_paths")
+
+
+def test_error_codes_and_testing_questions_are_read() -> None:
+    query = Query.parse("Why do I get FST_ERR_ROUTE_MISSING_CONTENT_TYPE on a GET route?")
+    assert "FST_ERR_ROUTE_MISSING_CONTENT_TYPE" in query.names
+    testing = Query.parse("How do I test my routes without a real port?")
+    assert testing.about_testing and not testing.about_tests
+    own = Query.parse("Where are the tests for the router?")
+    assert own.about_tests and not own.about_testing
+
+
+def test_a_question_naming_a_package_is_read() -> None:
+    packages = {"server": "packages/server/", "react-query": "packages/react-query/",
+                "client": "packages/client/"}
+    assert named_packages(packages, "How do I use @trpc/server with express?") == ["packages/server/"]
+    assert named_packages(packages, "Does react-query support suspense?") == ["packages/react-query/"]
+    assert named_packages(packages, "How do I start the dev server?") == []
+    assert named_packages(packages, "What does the client package export?") == ["packages/client/"]
+
+
+ADOC = """= Gradle User Manual
+:toc:
+
+Intro text.
+
+== Installing
+
+Download it.
+
+[source,groovy]
+----
+== not a heading
+task hello {}
+----
+
+=== On Linux
+
+Use the package manager.
+
+////
+== commented out
+////
+
+== Upgrading
+
+Run the wrapper.
+"""
+
+
+def test_asciidoc_is_read_as_docs_sections() -> None:
+    assert asciidoc_headings(ADOC.split("\n")) == [
+        (0, 1, "Gradle User Manual"), (5, 2, "Installing"), (15, 3, "On Linux"), (23, 2, "Upgrading")]
+    chunked = read_file("docs/userguide.adoc", ADOC)
+    assert all(c.kind == "docs" for c in chunked.chunks)
+    headings = [c.heading for c in chunked.chunks]
+    assert "Gradle User Manual > Installing > On Linux" in headings
+    assert "Gradle User Manual > Upgrading" in headings
+
+
+MDX = """---
+title: Server side calls
+sidebar_label: Server calls
+---
+
+import Tabs from '@theme/Tabs';
+export const meta = { draft: false };
+
+# Server side calls
+
+You may need to call your procedures from the server.
+
+## Create a caller
+
+<Tabs>
+Use `createCaller`.
+</Tabs>
+"""
+
+
+def test_mdx_front_matter_and_jsx_are_not_headings() -> None:
+    lines = MDX.split("\n")
+    assert markdown_headings(lines) == [(8, 1, "Server side calls"), (12, 2, "Create a caller")]
+    chunked = read_file("www/docs/server/server-side-calls.mdx", MDX)
+    assert chunked.chunks[-1].heading == "Server side calls > Create a caller"
