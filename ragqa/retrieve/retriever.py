@@ -41,6 +41,7 @@ from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
 EVIDENCE_CANDIDATES = 30
+TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
 FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
 
@@ -192,7 +193,8 @@ class Retriever:
         one's own code). Code read like docs — `.d.ts` declarations, chunks that are mostly doc
         comment — gains what docs gain, never loses. A pasted report ranks docs — and the
         example code kept with them — lower (unless it is about them), and a file it names or
-        imports lifts that file's chunks. The files of a package the question names rise."""
+        imports lifts that file's chunks. The files of a package the question names rise, and
+        so do docs about testing (`docs/testing.md`) for a question on how to test one's code."""
         settings = self.settings
         docs_bias = _docs_bias(settings, query)
         secondary = settings.secondary_weight or 1.0
@@ -213,6 +215,8 @@ class Retriever:
                 score *= max(docs_bias, 1.0)
             if packages and path.startswith(tuple(packages)):
                 score *= settings.package_lift
+            if query.about_testing and kind == "docs" and "test" in path.lower():
+                score *= TESTING_DOCS_LIFT
             for paths, weight in demoted:
                 if path in paths:
                     score *= weight
@@ -227,7 +231,8 @@ class Retriever:
         promoted = 1 / (settings.secondary_weight or 1.0) if query.about_tests or query.about_changes else 1.0
         lifted = 1 + settings.evidence_weight * max(evidence.files.values(), default=0.0) * FILE_LIFT \
             if evidence is not None else 1.0
-        return max(1.0, _docs_bias(settings, query), promoted) * lifted
+        testing = TESTING_DOCS_LIFT if query.about_testing else 1.0
+        return max(1.0, _docs_bias(settings, query) * testing, promoted) * lifted
 
     def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]]
                        ) -> list[tuple[str, float]]:

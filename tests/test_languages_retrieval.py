@@ -1,0 +1,145 @@
+"""Projects in other languages answered as well as Python ones: a JavaScript/TypeScript
+monorepo with a Go tool, ingested from a real git repository into real Chroma with the real
+local model, asked through the `Answerer` offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ragqa.answer import Answerer
+from ragqa.ingest import Ingester, IngestRequest
+from ragqa.settings import Settings
+from tests.conftest import GitRepo
+from tests.test_languages import CLIENT_TS, COMMAND_GO, DOC_GO, ERRORS_JS, INDEX_TS, ROUTE_JS
+
+WEB = "https://github.com/acme/fastweb"
+ERRORS_MD = """# Errors
+
+## Error Codes
+
+#### FST_ERR_ROUTE_MISSING_CONTENT_TYPE
+
+A route was declared without a content type. The error FST_ERR_ROUTE_MISSING_CONTENT_TYPE is
+raised when the route is registered: set `contentType` on the route options to fix it.
+
+#### FST_ERR_BAD_URL
+
+The router received an invalid url.
+"""
+ROUTES_MD = """# Routes
+
+## Route options
+
+Each route takes options: `method`, `url`, `handler`, `contentType`. A route without a
+content type is rejected when it is registered. `buildRoute` builds the route from its options.
+
+## Full declaration
+
+```js
+app.route({ method: 'GET', url: '/', contentType: 'application/json', handler })
+```
+"""
+TESTING_MD = """# Testing
+
+Testing is one of the most important parts of developing an application. Fastweb lets you
+test your routes without listening on a real port: `app.inject()` fakes an HTTP request and
+returns the response your handlers produce.
+
+```js
+const response = await app.inject({ method: 'GET', url: '/' })
+console.log(response.statusCode)
+```
+"""
+ROUTE_TEST_JS = """'use strict'
+const { test } = require('node:test')
+const Fastweb = require('..')
+
+test('routes listen on a real port', async (t) => {
+  const app = Fastweb()
+  app.get('/', (req, reply) => reply.send('ok'))
+  await app.listen({ port: 0 })
+  t.after(() => app.close())
+})
+
+test('routes without a port are tested with inject', async (t) => {
+  const app = Fastweb()
+  app.get('/', (req, reply) => reply.send('ok'))
+  const response = await app.inject({ method: 'GET', url: '/' })
+  t.assert.strictEqual(response.statusCode, 200)
+})
+
+test('route testing on a port after listen', async (t) => {
+  const app = Fastweb()
+  await app.listen({ port: 0 })
+})
+"""
+SERVER_README = """# @fastweb/server
+
+The server package. Install it with `npm install @fastweb/server` and create a router with
+`createRouter()`: every procedure you add becomes an endpoint.
+"""
+CLIENT_README = """# @fastweb/client
+
+The client package. Install it with `npm install @fastweb/client` and call `createClient(url)`
+to talk to a router.
+"""
+ROOT_README = """# fastweb
+
+Fast and low overhead web framework, with a typed client and server and a command line tool.
+Install the packages you need, then read the guides in `docs/`.
+"""
+
+
+@pytest.fixture(scope="module")
+def answerer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answerer]:
+    root = tmp_path_factory.mktemp("languages")
+    repo = GitRepo(root / "fastweb")
+    files = {
+        "lib/route.js": ROUTE_JS, "lib/errors.js": ERRORS_JS, "docs/Reference/Errors.md": ERRORS_MD,
+        "docs/Reference/Routes.md": ROUTES_MD,
+        "docs/Guides/Testing.md": TESTING_MD, "test/route.test.js": ROUTE_TEST_JS,
+        "packages/client/src/client.ts": CLIENT_TS, "packages/client/src/index.ts": INDEX_TS,
+        "packages/client/README.md": CLIENT_README, "packages/server/README.md": SERVER_README,
+        "cmd/fastweb/command.go": COMMAND_GO, "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
+    }
+    for path, text in files.items():
+        repo.write(path, text)
+    repo.commit("initial")
+    settings = Settings(storage_dir=root / "storage", llm="none", _env_file=None)  # type: ignore[call-arg]
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
+    yield Answerer(settings)
+
+
+def first(answerer: Answerer, question: str) -> tuple[str, int, int]:
+    source = answerer.ask(question).sources[0]
+    return source.path, source.start_line, source.end_line
+
+
+def test_an_error_code_leads_to_the_line_that_throws_it(answerer: Answerer) -> None:
+    for question in ("Why do I get FST_ERR_ROUTE_MISSING_CONTENT_TYPE?",
+                     "What causes FST_ERR_ROUTE_MISSING_CONTENT_TYPE when I register a route?"):
+        path, start, end = first(answerer, question)
+        assert path == "lib/route.js" and start <= 19 <= end, question
+
+
+def test_how_to_test_gets_the_testing_guide_not_the_project_s_tests(answerer: Answerer) -> None:
+    assert first(answerer, "How do I test my routes without a real port?")[0] == "docs/Guides/Testing.md"
+
+
+def test_a_reexported_name_leads_to_its_definition(answerer: Answerer) -> None:
+    assert first(answerer, "Where is `createClient` defined?")[0] == "packages/client/src/client.ts"
+
+
+def test_a_go_method_is_found_by_its_receiver(answerer: Answerer) -> None:
+    path, start, end = first(answerer, "What does Command.Execute do?")
+    assert path == "cmd/fastweb/command.go" and start <= 15 <= end
+
+
+def test_a_go_package_comment_answers_what_the_package_is(answerer: Answerer) -> None:
+    assert first(answerer, "What is cobra?")[0] == "cmd/fastweb/doc.go"
+
+
+def test_a_question_naming_a_package_gets_that_package(answerer: Answerer) -> None:
+    assert first(answerer, "How do I install @fastweb/server?")[0] == "packages/server/README.md"
