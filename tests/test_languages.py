@@ -399,3 +399,56 @@ def test_mdx_front_matter_and_jsx_are_not_headings() -> None:
     assert markdown_headings(lines) == [(8, 1, "Server side calls"), (12, 2, "Create a caller")]
     chunked = read_file("www/docs/server/server-side-calls.mdx", MDX)
     assert chunked.chunks[-1].heading == "Server side calls > Create a caller"
+
+
+DOCUMENTED_JS = """'use strict'
+
+var send = require('send')
+var app = exports = module.exports = {}
+
+/**
+ * Listen for connections.
+ *
+ * A node `http.Server` is returned, with this
+ * application (which is a `Function`) as its
+ * callback.
+ *
+ * @return {http.Server}
+ * @public
+ */
+
+app.listen = function listen () {
+  return server.listen.apply(server, arguments)
+}
+
+/**
+ * Log error using console.error.
+ *
+ * @param {Error} err
+ * @private
+ */
+
+function logerror (err) {
+  console.error(err.stack || err.toString())
+}
+"""
+
+
+def test_imports_are_not_definitions() -> None:
+    found = names("lib/application.js", DOCUMENTED_JS)
+    assert "send" not in found and found["app.listen"] == "function" and found["logerror"] == "function"
+
+
+def test_public_doc_comments_read_like_docs() -> None:
+    text = DOCUMENTED_JS + "\n" * 70 + "function tail () {}\n"  # long enough to be cut in several chunks
+    chunked = read_file("lib/application.js", text.replace("\n\n/**\n * Log", "\n" * 40 + "/**\n * Log"))
+    documented = {chunked.chunks[i].symbol for i in chunked.doc_chunks}
+    assert "app.listen" in documented and "logerror" not in documented, "a @private doc is not API docs"
+    rust = read_file("src/lib.rs", "/// Walks.\n/// Deeply.\n/// Fast.\npub fn walk() {}\n")
+    assert rust.doc_chunks == [0]
+    private = read_file("src/lib.rs", "/// Walks.\n/// Deeply.\n/// Fast.\nfn walk() {}\n")
+    assert private.doc_chunks == []
+    go = read_file("walk.go", "package walk\n\n// walk walks.\n// Deeply.\nfunc walk() {}\n")
+    assert go.doc_chunks == [], "an unexported Go function is not API"
+    crate = read_file("src/lib.rs", "//! The crate.\n//! Its front page.\n\nuse std::fs;\n")
+    assert crate.doc_chunks == [0]

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ragqa.chunking.base import Chunk, Limits, Span, split_lines, trim, windows
-from ragqa.chunking.by_language import doc_share, label, table_definitions
+from ragqa.chunking.by_language import doc_chunks, label, table_definitions
 from ragqa.chunking.code import Definition, code_spans, definitions, has_parser, parse
 from ragqa.chunking.docs import section_spans
 from ragqa.chunking.languages import detect
 from ragqa.languages import by_grammar
-
-DOC_CHUNK_SHARE = 0.5  # a code chunk at least this much doc comment reads like docs
 
 __all__ = ["Chunk", "ChunkedFile", "Definition", "Limits", "chunk_file", "detect", "read_file",
            "split_lines"]
@@ -64,9 +62,7 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
     if not table or entry is None:
         return ChunkedFile(chunks, found)
     chunks = [replace(chunk, symbol=label(chunk, found) or chunk.symbol) for chunk in chunks]
-    docs = [position for position, chunk in enumerate(chunks)
-            if doc_share(chunk.text, entry) >= DOC_CHUNK_SHARE]
-    return ChunkedFile(chunks, found, docs)
+    return ChunkedFile(chunks, found, doc_chunks(chunks, found, entry))
 
 
 def _ends(lines: list[str], spans: list[Span]) -> list[int]:

@@ -67,6 +67,8 @@ def _matching_rule(node: Any, language: Language) -> DefinitionRule | None:
             continue
         if rule.name == "member" and not _member_name(node):
             continue
+        if rule.skip_values and _value_text(node).startswith(rule.skip_values):
+            continue
         return rule
     return None
 
@@ -76,6 +78,11 @@ def _value_type(node: Any) -> str:
     while value is not None and value.type == "parenthesized_expression" and value.named_children:
         value = value.named_children[0]
     return str(value.type) if value is not None else ""
+
+
+def _value_text(node: Any) -> str:
+    value = node.child_by_field_name("value") or node.child_by_field_name("right")
+    return _text(value)[:40] if value is not None else ""
 
 
 def _is_top_level(node: Any) -> bool:
@@ -175,9 +182,60 @@ def label(chunk: Chunk, found: list[Definition]) -> str:
     return max(around, key=lambda item: item.start_line).name if around else ""
 
 
+DOC_CHUNK_SHARE = 0.5  # a code chunk at least this much doc comment may read like docs
+_NOT_DOCUMENTED_KINDS = frozenset({"variable", "error", "raise"})
+
+
+def doc_chunks(chunks: list[Chunk], found: list[Definition], language: Language) -> list[int]:
+    """Positions of the chunks that read like docs: mostly doc comment (`DOC_CHUNK_SHARE`), and
+    either the doc comment of a public definition that starts in the chunk (`@private` ones and,
+    in Go, lower-case names are not public API) or a file's own doc (`//!`, a package comment)."""
+    result = []
+    for position, chunk in enumerate(chunks):
+        if doc_share(chunk.text, language) < DOC_CHUNK_SHARE:
+            continue
+        lines = chunk.text.split("\n")
+        documented = [item for item in found if item.kind not in _NOT_DOCUMENTED_KINDS
+                      and chunk.start_line <= item.start_line <= chunk.end_line]
+        if _file_doc(lines, language) or any(
+                _public(item, lines, item.start_line - chunk.start_line, language) for item in documented):
+            result.append(position)
+    return result
+
+
+def _file_doc(lines: list[str], language: Language) -> bool:
+    """A file's own doc: mostly `//!`-style lines, or the comment right above `package x`."""
+    docs = language.doc_comments
+    own = tuple(prefix for prefix in docs.module if prefix not in docs.item)
+    stripped = [line.strip() for line in lines if line.strip()]
+    if own and sum(line.startswith(own) for line in stripped) * 2 >= len(stripped):
+        return True
+    return bool(docs.module_before) and any(
+        line.startswith(docs.module_before) and row > 0 and lines[row - 1].strip().startswith(docs.module)
+        for row, line in enumerate(lines))
+
+
+def _public(item: Definition, lines: list[str], row: int, language: Language) -> bool:
+    """Whether a definition at `row` of a chunk is public API with a doc comment above it (a
+    blank line between them allowed)."""
+    docs = language.doc_comments
+    comment = []
+    above = row - 1
+    if above >= 0 and not lines[above].strip():
+        above -= 1
+    while above >= 0 and lines[above].strip().startswith(docs.item):
+        comment.append(lines[above])
+        above -= 1
+    if not comment or any(marker in line for line in comment for marker in docs.private):
+        return False
+    short = item.name.rsplit(".", 1)[-1]
+    if docs.public_name and not re.search(docs.public_name, short):
+        return False
+    return not docs.public_line or bool(re.search(docs.public_line, lines[row]))
+
+
 def doc_share(text: str, language: Language) -> float:
-    """The share of a chunk's non-blank lines that are doc comments (`///`, `/** … */`, godoc):
-    a chunk that is mostly one reads like docs."""
+    """The share of a chunk's non-blank lines that are doc comments (`///`, `/** … */`, godoc)."""
     prefixes = language.doc_comments.item + language.doc_comments.module
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not prefixes or not lines:

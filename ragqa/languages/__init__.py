@@ -14,7 +14,9 @@ tests, never the ranking code. An entry says:
   them yet; they are declared here so that the graph reads the same table;
 - **doc comments** (`doc_comments`): the line prefixes of comments that document an item
   (`///`, `/**`, `//` for godoc) and of those that document the whole file (`//!`, a Go
-  package comment), and whether the language documents with docstrings instead;
+  package comment), whether the language documents with docstrings instead, and how a public
+  item is told from a private one. A code chunk that is mostly the doc comment of a public
+  definition, or a file's doc comment, reads like docs (`ChunkedFile.doc_chunks`);
 - **paths** (`test_paths`, `example_paths`, `code_paths`, `api_docs_paths`): gitignore globs of
   its conventional layout: its tests (`*_test.go`, `src/test/java/`), its examples, where its
   source lives (`src/main/java/`, `crates/*/src/`), and which code files are read like API
@@ -52,6 +54,7 @@ class DefinitionRule:
     types (an arrow function assigned to a constant). `top_level`: only at the file's top
     level (directly, or inside a top-level export or declaration list).
     `kind_by_type`: the kind read from the node type of the `type` field (Go's `type X struct`).
+    `skip_values`: not when the value's text starts with one of these (`require(`: an import).
     """
 
     node: str
@@ -64,6 +67,7 @@ class DefinitionRule:
     values: frozenset[str] = frozenset()
     top_level: bool = False
     kind_by_type: tuple[tuple[str, str], ...] = ()
+    skip_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,18 @@ class DocComments:
     `module`: prefixes of comment lines that document the whole file (or, with
     `module_before`, a comment right before this keyword: Go's `// Package x …` above
     `package x`). `docstrings`: documentation is the first string in the body (Python).
+    `private`: markers inside a doc comment that say the item is not public API (`@private`).
+    `public_name` / `public_line`: what a public definition's name, or its first line, matches
+    (Go exports capitalised names; Rust says `pub`, Java `public`); empty: every one is.
     """
 
     item: tuple[str, ...] = ()
     module: tuple[str, ...] = ()
     module_before: str = ""
     docstrings: bool = False
+    private: tuple[str, ...] = ()
+    public_name: str = ""
+    public_line: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ragqa.languages import DocComments, Language, Reference
 _FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function",
                               "generator_function"})
 _CLASS_VALUES = frozenset({"class"})
+_IMPORT_VALUES = ("require(", "import(", "await import(")  # `const x = require('x')` imports
 
 _RULES = (
     Rule("function_declaration", "function", scope=True, method_kind="method"),
@@ -27,9 +28,9 @@ _RULES = (
     Rule("method_definition", "method", scope=True),
     Rule("variable_declarator", "function", scope=True, values=_FUNCTION_VALUES, method_kind="method"),
     Rule("variable_declarator", "class", scope=True, values=_CLASS_VALUES),
-    Rule("variable_declarator", "variable", top_level=True),
+    Rule("variable_declarator", "variable", top_level=True, skip_values=_IMPORT_VALUES),
     Rule("assignment_expression", "function", name="member", scope=True, values=_FUNCTION_VALUES),
-    Rule("assignment_expression", "variable", name="member", top_level=True),
+    Rule("assignment_expression", "variable", name="member", top_level=True, skip_values=_IMPORT_VALUES),
     Rule("public_field_definition", "method", scope=True, values=_FUNCTION_VALUES),
     # TypeScript
     Rule("interface_declaration", "interface", scope=True),
@@ -42,7 +43,8 @@ _RULES = (
 )
 _REFERENCES = (Reference("call_expression", "function"), Reference("new_expression", "constructor"))
 _IMPORTS = ("import_statement", "export_statement")  # the latter only with a `source` (re-export)
-_DOCS = DocComments(item=("/**", "*", "*/"))
+_DOCS = DocComments(item=("/**", "*", "*/"), private=("@private", "@api private", "@internal",
+                                                      "@ignore"))
 _TESTS = ("__tests__/", "*.test.*", "*.spec.*", "test/", "tests/", "__mocks__/", "cypress/", "e2e/")
 _EXAMPLES = ("examples/", "example/", "docs/", "website/")
 _CODE = ("lib/", "src/", "packages/*/src/", "packages/*/lib/")

@@ -26,7 +26,7 @@ RUST = Language(
     ),
     references=(Reference("call_expression", "function"), Reference("macro_invocation", "macro")),
     imports=("use_declaration", "extern_crate_declaration"),
-    doc_comments=DocComments(item=("///", "/**"), module=("//!", "/*!")),
+    doc_comments=DocComments(item=("///", "/**"), module=("//!", "/*!"), public_line=r"\bpub\b"),
     test_paths=("tests/", "benches/", "*_test.rs", "tests.rs"),
     example_paths=("examples/", "docs/", "book/"),
     code_paths=("src/", "crates/*/src/"),
