@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ragqa.index.lexical import identifiers, tokenize
-from ragqa.report import Report, looks_like_report, read_report
+from ragqa.report import Report, looks_like_report, quoted_messages, read_report
 
 
 class Intent(StrEnum):
@@ -91,6 +91,7 @@ class Query:
     about_changes: bool  # asks about changelogs, release notes, deprecations
     yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
     report: Report | None = None  # a pasted issue, traceback or log, read part by part
+    messages: tuple[str, ...] = ()  # error or log messages a short question quotes
 
     @classmethod
     def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
@@ -106,7 +107,7 @@ class Query:
                    intent=_intent(text), about_tests=bool(_OWN_TESTS.search(about)),
                    about_testing=bool(_TESTING.search(about)) and not _OWN_TESTS.search(about),
                    about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
-                   report=report)
+                   report=report, messages=quoted_messages(text) if report is None else ())
 
     @property
     def content_terms(self) -> set[str]:

@@ -347,6 +347,12 @@ def _file_names(prose: str) -> tuple[str, ...]:
                                if not match.group().startswith(("http", "www."))))
 
 
+def quoted_messages(text: str) -> tuple[str, ...]:
+    """Messages a short question quotes (`Why do I get "subcommand is required"?`): quoted
+    strings and inline code of at least three words."""
+    return tuple(quote for quote in _quoted(text, ()) if len(quote.split()) >= 3)
+
+
 def _quoted(prose: str, errors: tuple[ErrorMessage, ...]) -> tuple[str, ...]:
     """Quoted strings of the prose and the errors, and inline code that reads as words (a
     message pasted in backticks: `Config file not found: /etc/acme.toml`)."""

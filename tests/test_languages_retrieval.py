@@ -10,6 +10,9 @@ import pytest
 
 from ragqa.answer import Answerer
 from ragqa.ingest import Ingester, IngestRequest
+from ragqa.query import Query
+from ragqa.retrieve.project import Filters
+from ragqa.retrieve.retriever import message_sites
 from ragqa.settings import Settings
 from tests.conftest import GitRepo
 from tests.test_languages import CLIENT_TS, COMMAND_GO, DOC_GO, ERRORS_JS, INDEX_TS, ROUTE_JS
@@ -143,3 +146,11 @@ def test_a_go_package_comment_answers_what_the_package_is(answerer: Answerer) ->
 
 def test_a_question_naming_a_package_gets_that_package(answerer: Answerer) -> None:
     assert first(answerer, "How do I install @fastweb/server?")[0] == "packages/server/README.md"
+
+
+def test_a_quoted_message_leads_to_the_line_that_defines_or_throws_it(answerer: Answerer) -> None:
+    project = answerer.project("fastweb")
+    sites = message_sites(project, Query.parse('Why "is not a valid url component"?').messages, Filters())
+    assert {project.chunk_paths[chunk_id]: strength for chunk_id, strength in sites} == {"lib/errors.js": 1.0}
+    path, start, end = first(answerer, 'Why do I get "subcommand is required"?')
+    assert path == "cmd/fastweb/command.go" and start <= 6 <= end

@@ -33,7 +33,7 @@ from ragqa.index.chroma import store_errors
 from ragqa.query import Query
 from ragqa.report import Report
 from ragqa.retrieve.confidence import Confidence, assess
-from ragqa.retrieve.evidence import Evidence, gather
+from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
 from ragqa.retrieve.project import Filters, ProjectIndex
 from ragqa.retrieve.rerank import Reranker
@@ -183,6 +183,8 @@ class Retriever:
             for symbol in project.symbols.find(name, classes_only)[:3]:
                 if project.allowed(symbol.chunk_id, filters):
                     found[symbol.chunk_id] = max(found.get(symbol.chunk_id, 0.0), strength)
+        for chunk_id, strength in message_sites(project, query.messages, filters):
+            found[chunk_id] = max(found.get(chunk_id, 0.0), strength)
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
 
     def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
@@ -288,6 +290,21 @@ def _docs_bias(settings: Settings, query: Query) -> float:
     if report is not None and not report.about_docs:
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
+
+
+def message_sites(project: ProjectIndex, messages: Sequence[str], filters: Filters
+                  ) -> list[tuple[str, float]]:
+    """The code chunks holding a message the question quotes (its fixed parts, as a format
+    string has them): fully where the line throws, defines or logs it (the language's error
+    patterns, `raise`, `throw`, `errors.New`, `#[error(…)]`), less where it only appears."""
+    found: list[tuple[str, float]] = []
+    for message in messages[:3]:
+        for fragment in fragments(message)[:2]:
+            for chunk_id, line, _ in project.find_phrase(fragment, filters):
+                path = project.chunk_paths.get(chunk_id, "")
+                if project.file_kinds.get(path) == "code":
+                    found.append((chunk_id, _DOTTED if raises(path, line) else _PLAIN))
+    return found
 
 
 def named_packages(packages: dict[str, str], question: str) -> list[str]:
