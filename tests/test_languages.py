@@ -452,3 +452,50 @@ def test_public_doc_comments_read_like_docs() -> None:
     assert go.doc_chunks == [], "an unexported Go function is not API"
     crate = read_file("src/lib.rs", "//! The crate.\n//! Its front page.\n\nuse std::fs;\n")
     assert crate.doc_chunks == [0]
+
+
+SPHINX_RST = """.. _quickstart:
+
+Quickstart
+==========
+
+.. module:: walker
+
+Use :func:`walker.walk` to walk a tree; see :ref:`advanced` and :class:`~walker.Walker`.
+
+.. note::
+
+   Walking follows symlinks only when asked.
+
+Walking a tree
+--------------
+
+.. code-block:: python
+
+   for path in walker.walk("."):
+       print(path)
+
+.. versionadded:: 2.0
+   The ``follow`` argument.
+
+Filtering
+---------
+
+Pass ``skip=`` to leave folders out.
+"""
+
+
+def test_sphinx_rst_is_read_as_docs_with_headings() -> None:
+    chunked = read_file("docs/quickstart.rst", SPHINX_RST)
+    headings = [c.heading for c in chunked.chunks]
+    assert all(c.kind == "docs" for c in chunked.chunks)
+    assert headings[-2:] == ["Quickstart > Walking a tree", "Quickstart > Filtering"]
+    walking = chunked.chunks[-2]
+    assert ".. code-block:: python" in walking.text and "versionadded" in walking.text
+
+
+def test_asciidoc_listing_blocks_are_examples() -> None:
+    from ragqa.answer.extractive import example_blocks
+
+    lines = ADOC.split("\n")
+    assert example_blocks(lines, "asciidoc") == [(9, 13)]
