@@ -34,7 +34,8 @@ class Intent(StrEnum):
 
 
 _LOCATE = re.compile(
-    r"^\W*(where\b|which (file|module|class|function|method|part|code|tests?)\b|in which\b|what file\b)"
+    r"^\W*(where\b|which (file|module|class|function|method|part|code|tests?|package|crate|struct|"
+    r"interface|trait)\b|in which\b|what file\b)"
     r"|\b(is|are) (it |they )?(implemented|defined|declared|located|handled)\b"
     r"|\b(implementation|source code) of\b", re.IGNORECASE)
 _USAGE = re.compile(
@@ -64,7 +65,8 @@ _TESTING = re.compile(r"\b(test|tests|testing|tested|unit[- ]?tests?|mock|mocks|
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
                       r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
-_CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
+_CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_]\w*(?:(?:::|#)[A-Za-z_]\w*)+"
+                        r"|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
                         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
                         r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"
                         r"|(?<![\w-])--?[a-z][a-z0-9-]+\b")
@@ -133,8 +135,9 @@ def _intent(text: str) -> Intent:
 
 def code_names(text: str) -> tuple[str, ...]:
     """Code names in the question as written: backticked, dotted, snake_case, camelCase,
-    UPPER_CASE (constants and error codes: `FST_ERR_ROUTE_MISSING_CONTENT_TYPE`) and
-    --options (the first name inside backticks: `Session(http2=True)` → Session)."""
+    UPPER_CASE (constants and error codes: `FST_ERR_ROUTE_MISSING_CONTENT_TYPE`), Rust and
+    Javadoc paths (`Walker::new`, `Gson#toJson`) and --options (the first name inside
+    backticks: `Session(http2=True)` → Session)."""
     found: list[str] = []
     for match in _CODE_NAME.finditer(text):
         quoted = match.group(1)
@@ -143,7 +146,7 @@ def code_names(text: str) -> tuple[str, ...]:
             continue
         if len(quoted.split()) >= 3 and "(" not in quoted:
             continue  # words in backticks: a message or a command, not a name
-        found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*",
+        found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::|#)[A-Za-z_][A-Za-z0-9_]*)*",
                                 quoted)[:1])
     return tuple(dict.fromkeys(name for name in found if len(name) > 1))
 

@@ -499,3 +499,18 @@ def test_asciidoc_listing_blocks_are_examples() -> None:
 
     lines = ADOC.split("\n")
     assert example_blocks(lines, "asciidoc") == [(9, 13)]
+
+
+def test_rust_and_javadoc_paths_find_methods() -> None:
+    assert Query.parse("What does Walker::new do?").names == ("Walker::new",)
+    assert Query.parse("Does Gson#toJson accept null?").names == ("Gson#toJson",)
+    rust = table({"src/lib.rs": LIB_RS})
+    assert [(s.name, s.kind) for s in rust.find("Walker::new")] == [("Walker.new", "method")]
+    java = table({"src/main/java/com/google/gson/Gson.java": GSON_JAVA})
+    assert java.find("Gson#toJson")[0].name == "Gson.toJson"
+
+
+def test_class_fields_bound_to_functions_are_methods() -> None:
+    text = "class Router {\n  handle = (req) => req\n  count = 0\n}\n"
+    assert names("lib/router.js", text) == {"Router": "class", "Router.handle": "method"}
+    assert names("src/router.ts", text) == {"Router": "class", "Router.handle": "method"}

@@ -63,13 +63,14 @@ class SymbolTable:
         """Where `name` is defined, best match first.
 
         A dotted name matches a qualified name that ends with it (`requests.Session.send` finds
-        `Session.send`); a plain name matches definitions with that last part, classes and
-        functions before methods and variables. `classes_only` (for a capitalised word of
-        prose, `Timeout`) wants an exact-case class-like definition or error value. A short
-        name defined in many places (`get`) finds nothing; an error code (kind `error`: where it
-        is defined and where it is thrown) is found however often it is thrown.
+        `Session.send`; Rust's `Walker::new` and Javadoc's `Gson#toJson` are dotted names too);
+        a plain name matches definitions with that last part, classes and functions before
+        methods and variables. `classes_only` (for a capitalised word of prose, `Timeout`)
+        wants an exact-case class-like definition or error value. A short name defined in many
+        places (`get`) finds nothing; an error code (kind `error` where it is defined, `raise`
+        where it is thrown) is found however often it is thrown.
         """
-        parts = name.strip("`()").split(".")
+        parts = name.strip("`()").replace("::", ".").replace("#", ".").split(".")
         for start in range(len(parts) - 1):
             found = self._qualified.get(".".join(parts[start:]).lower())
             if found:

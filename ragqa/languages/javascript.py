@@ -32,6 +32,7 @@ _RULES = (
     Rule("assignment_expression", "function", name="member", scope=True, values=_FUNCTION_VALUES),
     Rule("assignment_expression", "variable", name="member", top_level=True, skip_values=_IMPORT_VALUES),
     Rule("public_field_definition", "method", scope=True, values=_FUNCTION_VALUES),
+    Rule("field_definition", "method", name="property", scope=True, values=_FUNCTION_VALUES),
     # TypeScript
     Rule("interface_declaration", "interface", scope=True),
     Rule("type_alias_declaration", "type"),
