@@ -30,7 +30,7 @@ import numpy as np
 from ragqa.errors import ModelError, RagqaError
 from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
-from ragqa.query import Query
+from ragqa.query import Intent, Query
 from ragqa.report import Report
 from ragqa.retrieve.confidence import Confidence, assess
 from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
@@ -111,11 +111,12 @@ class Retriever:
                    settings.evidence_weight]
         fused = fuse(rankings, weights, settings.rrf_k)
         packages = named_packages(project.packages(settings.package_folders), query.text)
-        fused = self._priors(project, query, fused, evidence, packages)
+        testing = _testing_docs(project, query)
+        fused = self._priors(project, query, fused, evidence, packages, testing)
         fused = self._file_evidence(project, fused)
         best = max_fused(settings.rrf_k, [weight for weight, ranking in zip(weights, rankings, strict=True)
                                           if ranking])
-        best *= self._largest_prior(query, evidence) * (1 + 2 * settings.file_evidence)
+        best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * settings.file_evidence)
         best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
@@ -188,8 +189,8 @@ class Retriever:
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
 
     def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
-                evidence: Evidence | None = None, packages: Sequence[str] = ()
-                ) -> list[tuple[str, float]]:
+                evidence: Evidence | None = None, packages: Sequence[str] = (),
+                testing: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """Shift scores by what the question asks for: docs or code; tests and changelogs down,
         or up when the question is about them (tests twice down for a question on how to test
         one's own code). Code read like docs — `.d.ts` declarations, chunks that are mostly doc
@@ -217,7 +218,7 @@ class Retriever:
                 score *= max(docs_bias, 1.0)
             if packages and path.startswith(tuple(packages)):
                 score *= settings.package_lift
-            if query.about_testing and kind == "docs" and "test" in path.lower():
+            if path in testing:
                 score *= TESTING_DOCS_LIFT
             for paths, weight in demoted:
                 if path in paths:
@@ -227,14 +228,15 @@ class Retriever:
             shifted.append((chunk_id, score))
         return sorted(shifted, key=lambda item: -item[1])
 
-    def _largest_prior(self, query: Query, evidence: Evidence | None = None) -> float:
+    def _largest_prior(self, query: Query, evidence: Evidence | None = None, testing: bool = False
+                       ) -> float:
         """The largest factor `_priors` can apply for `query` (so that scores stay within 1)."""
         settings = self.settings
         promoted = 1 / (settings.secondary_weight or 1.0) if query.about_tests or query.about_changes else 1.0
         lifted = 1 + settings.evidence_weight * max(evidence.files.values(), default=0.0) * FILE_LIFT \
             if evidence is not None else 1.0
-        testing = TESTING_DOCS_LIFT if query.about_testing else 1.0
-        return max(1.0, _docs_bias(settings, query) * testing, promoted) * lifted
+        lift = TESTING_DOCS_LIFT if testing else 1.0
+        return max(1.0, _docs_bias(settings, query) * lift, promoted) * lifted
 
     def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]]
                        ) -> list[tuple[str, float]]:
@@ -305,6 +307,15 @@ def message_sites(project: ProjectIndex, messages: Sequence[str], filters: Filte
                 if project.file_kinds.get(path) == "code":
                     found.append((chunk_id, _DOTTED if raises(path, line) else _PLAIN))
     return found
+
+
+def _testing_docs(project: ProjectIndex, query: Query) -> frozenset[str]:
+    """The docs about testing (`docs/testing.md`, `Guides/Testing.md`), for a how-to question on
+    testing one's own code; none for any other question."""
+    if not query.about_testing or query.intent != Intent.USAGE:
+        return frozenset()
+    return frozenset(path for path, kind in project.file_kinds.items()
+                     if kind == "docs" and "test" in path.lower())
 
 
 def named_packages(packages: dict[str, str], question: str) -> list[str]:
