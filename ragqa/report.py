@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from ragqa.languages import by_grammar
 from ragqa.markdown import code_spans, line_kinds
 
 REPORT_MIN_CHARS = 600  # a question longer than this is read as a report even without a traceback
@@ -144,16 +145,20 @@ def _split(text: str) -> tuple[str, str, tuple[str, ...]]:
 
 # --- tracebacks --------------------------------------------------------------------------------
 
-# A frame may carry a prefix: pytest's `INTERNALERROR>`, a log's timestamp, a quote's `> `.
-_PY_FRAME = re.compile(
-    r'^[^"\n]{0,40}?\bFile "(?P<path>[^"\n]+)", line (?P<line>\d+)(?:, in (?P<function>[^\s\n]+))?',
-    re.MULTILINE)
-_JS_FRAME = re.compile(
-    r"^\s*at (?:(?:async )?(?P<function>[^\s()]+) )?\(?(?P<path>(?:file://)?[^\s()]+?\.(?:[cm]?[jt]sx?|vue|svelte))"
-    r":(?P<line>\d+)(?::\d+)?\)?\s*$", re.MULTILINE)
-_JAVA_FRAME = re.compile(r"^\s*at (?P<function>[\w$.<>/]+)\((?P<file>[\w$-]+\.(?:java|kt|scala|groovy))"
-                         r":(?P<line>\d+)\)", re.MULTILINE)
-_GO_FILE = re.compile(r"^\s+(?P<path>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$", re.MULTILINE)
+
+
+def _frame(language: str) -> re.Pattern[str]:
+    """How a frame of `language`'s traces reads, from its entry in `ragqa.languages`."""
+    entry = by_grammar(language)
+    if entry is None or not entry.frame_patterns:
+        raise LookupError(f"no frame pattern for {language} in ragqa.languages")
+    return re.compile(entry.frame_patterns[0], re.MULTILINE)
+
+
+_PY_FRAME = _frame("python")
+_JS_FRAME = _frame("javascript")
+_JAVA_FRAME = _frame("java")
+_GO_FILE = _frame("go")
 _GO_FUNCTION = re.compile(r"^(?P<function>[\w./*()\[\]-]+)\(.*\)\s*$")
 _PY_ERROR = re.compile(r"^(?:E\s+)?(?P<kind>[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|"
                        r"Failure|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w+)(?::\s*(?P<message>.*))?$")

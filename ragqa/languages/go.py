@@ -33,5 +33,5 @@ GO = Language(
         rf"\b{_ERROR_VALUE}\s*=\s*(?:errors\.New|fmt\.Errorf|\w+\.New\w*Error|&\w+Error)",
     ),
     error_raises=(rf"\breturn\s+(?:[\w.]+,\s*)*{_ERROR_VALUE}\b", rf"\bpanic\(\s*{_ERROR_VALUE}\b"),
-    frame_patterns=(r"^\s*(?P<path>\S+\.go):(?P<line>\d+)",),
+    frame_patterns=(r"^\s+(?P<path>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$",),
 )

@@ -27,5 +27,7 @@ JAVA = Language(
     code_paths=("src/main/java/",),
     error_definitions=(r"\bclass\s+(?P<code>\w+(?:Exception|Error))\b",),
     error_raises=(r"\bthrow\s+new\s+(?P<code>\w+(?:Exception|Error))\s*\(\s*\"(?P<message>[^\"]*)",),
-    frame_patterns=(r"^\s*at (?P<function>[\w.$<>]+)\((?P<path>[\w$]+\.java):(?P<line>\d+)\)",),
+    # JVM frames: Kotlin, Scala and Groovy print theirs alike.
+    frame_patterns=(r"^\s*at (?P<function>[\w$.<>/]+)\((?P<file>[\w$-]+\.(?:java|kt|scala|groovy))"
+                    r":(?P<line>\d+)\)",),
 )

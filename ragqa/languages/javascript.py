@@ -58,7 +58,8 @@ _ERROR_RAISES = (
     r"""\bthrow\s+(?:new\s+)?(?:\w+\.)*(?P<code>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b""",
     r"""\b(?:reject|callback|cb|done|next)\(\s*new\s+(?:\w+\.)*(?P<code>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b""",
 )
-_FRAMES = (r"^\s*at (?:(?P<function>[\w.<>$]+) \()?(?P<path>[^():]+):(?P<line>\d+):\d+\)?",)
+_FRAMES = (r"^\s*at (?:(?:async )?(?P<function>[^\s()]+) )?\(?(?P<path>(?:file://)?[^\s()]+?"
+           r"\.(?:[cm]?[jt]sx?|vue|svelte)):(?P<line>\d+)(?::\d+)?\)?\s*$",)
 
 JAVASCRIPT = Language(
     name="javascript", grammars=("javascript",),

@@ -16,5 +16,7 @@ PYTHON = Language(
     test_paths=("tests/", "test/", "testing/", "test_*.py", "*_test.py", "conftest.py"),
     example_paths=("examples/", "example/", "docs/"),
     code_paths=("src/",),
-    frame_patterns=(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)',),
+    # A frame may carry a prefix: pytest's `INTERNALERROR>`, a log's timestamp, a quote's `> `.
+    frame_patterns=(r'^[^"\n]{0,40}?\bFile "(?P<path>[^"\n]+)", line (?P<line>\d+)'
+                    r'(?:, in (?P<function>[^\s\n]+))?',),
 )

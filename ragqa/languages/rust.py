@@ -32,5 +32,5 @@ RUST = Language(
     code_paths=("src/", "crates/*/src/"),
     error_definitions=(r"""#\[error\(\s*"(?P<message>[^"]+)""",),
     error_raises=(r"\b(?:bail|panic)!\(\s*\"(?P<message>[^\"]+)",),
-    frame_patterns=(r"^\s*at (?P<path>\S+\.rs):(?P<line>\d+)",),
+    frame_patterns=(r"^\s*at (?P<path>\S+\.rs):(?P<line>\d+)(?::\d+)?\s*$",),
 )
