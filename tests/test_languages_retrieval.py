@@ -12,7 +12,7 @@ from ragqa.answer import Answerer
 from ragqa.ingest import Ingester, IngestRequest
 from ragqa.query import Query
 from ragqa.retrieve.project import Filters
-from ragqa.retrieve.retriever import message_sites
+from ragqa.retrieve.retriever import Retriever, message_sites
 from ragqa.settings import Settings
 from tests.conftest import GitRepo
 from tests.test_languages import CLIENT_TS, COMMAND_GO, DOC_GO, ERRORS_JS, INDEX_TS, ROUTE_JS
@@ -78,6 +78,15 @@ test('route testing on a port after listen', async (t) => {
   await app.listen({ port: 0 })
 })
 """
+TYPES_DTS = """/** Where and how the server listens for new connections. */
+export interface ListenOptions {
+  port: number
+  host?: string  // '0.0.0.0' listens on every interface
+  backlog?: number
+  signal?: AbortSignal
+}
+export declare function listen(options: ListenOptions): Promise<string>
+"""
 SERVER_README = """# @fastweb/server
 
 The server package. Install it with `npm install @fastweb/server` and create a router with
@@ -105,7 +114,7 @@ def answerer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answerer]:
         "docs/Guides/Testing.md": TESTING_MD, "test/route.test.js": ROUTE_TEST_JS,
         "packages/client/src/client.ts": CLIENT_TS, "packages/client/src/index.ts": INDEX_TS,
         "packages/client/README.md": CLIENT_README, "packages/server/README.md": SERVER_README,
-        "cmd/fastweb/command.go": COMMAND_GO, "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
+        "types/fastweb.d.ts": TYPES_DTS, "cmd/fastweb/command.go": COMMAND_GO, "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
     }
     for path, text in files.items():
         repo.write(path, text)
@@ -154,3 +163,19 @@ def test_a_quoted_message_leads_to_the_line_that_defines_or_throws_it(answerer: 
     assert {project.chunk_paths[chunk_id]: strength for chunk_id, strength in sites} == {"lib/errors.js": 1.0}
     path, start, end = first(answerer, 'Why do I get "subcommand is required"?')
     assert path == "cmd/fastweb/command.go" and start <= 6 <= end
+
+
+def test_declarations_and_doc_comments_rank_like_docs_for_a_how_to(answerer: Answerer) -> None:
+    project = answerer.project("fastweb")
+    query = Query.parse("How do I listen on every interface?")
+    settings = answerer.settings
+
+    def score(api_docs_paths: list[str]) -> float:
+        retriever = Retriever(settings.model_copy(update={"api_docs_paths": api_docs_paths}),
+                              answerer.retriever.embedder)
+        ranked = retriever.rank(project, query).fused
+        return next(s for chunk_id, s in ranked if project.chunk_paths[chunk_id] == "types/fastweb.d.ts")
+
+    assert score(["*.d.ts"]) > score([]) * 1.3
+    go_doc = next(c for c in project.doc_chunks if project.chunk_paths[c] == "cmd/fastweb/doc.go")
+    assert go_doc, "the package comment reads like docs"
