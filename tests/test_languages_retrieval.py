@@ -114,7 +114,8 @@ def answerer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answerer]:
         "docs/Guides/Testing.md": TESTING_MD, "test/route.test.js": ROUTE_TEST_JS,
         "packages/client/src/client.ts": CLIENT_TS, "packages/client/src/index.ts": INDEX_TS,
         "packages/client/README.md": CLIENT_README, "packages/server/README.md": SERVER_README,
-        "types/fastweb.d.ts": TYPES_DTS, "cmd/fastweb/command.go": COMMAND_GO, "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
+        "types/fastweb.d.ts": TYPES_DTS, "cmd/fastweb/command.go": COMMAND_GO,
+        "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
     }
     for path, text in files.items():
         repo.write(path, text)
