@@ -203,7 +203,8 @@ def test_typescript_definitions_and_reexports_define_nothing() -> None:
     found = names("src/client.ts", CLIENT_TS)
     assert found == {"createClient": "function", "createCaller": "function", "Client": "class",
                      "Client.constructor": "method", "Client.query": "method",
-                     "ClientOptions": "interface", "Transformer": "type", "Mode": "enum"}
+                     "ClientOptions": "interface", "ClientOptions.url": "variable", "Transformer": "type",
+                     "Mode": "enum"}
     assert names("src/index.ts", INDEX_TS) == {}
     declared = names("types/index.d.ts", TYPES_DTS)
     assert declared["fastify"] in ("function", "module") and declared["FastifyInstance"] == "interface"
@@ -512,5 +513,22 @@ def test_rust_and_javadoc_paths_find_methods() -> None:
 
 def test_class_fields_bound_to_functions_are_methods() -> None:
     text = "class Router {\n  handle = (req) => req\n  count = 0\n}\n"
-    assert names("lib/router.js", text) == {"Router": "class", "Router.handle": "method"}
-    assert names("src/router.ts", text) == {"Router": "class", "Router.handle": "method"}
+    expected = {"Router": "class", "Router.handle": "method", "Router.count": "variable"}
+    assert names("lib/router.js", text) == expected and names("src/router.ts", text) == expected
+
+
+OPTIONS = {
+    "server.ts": ("interface ServerOptions {\n  keepAliveTimeout?: number\n  host: string\n}\n",
+                  {"ServerOptions.keepAliveTimeout", "ServerOptions.host"}),
+    "options.go": ("package x\n\ntype Options struct {\n\tTimeout, Idle time.Duration\n}\n",
+                   {"Options.Timeout", "Options.Idle"}),
+    "src/opts.rs": ("pub struct Opts { pub depth: usize }\npub enum Error { NotFound(String) }\n",
+                    {"Opts.depth", "Error.NotFound"}),
+    "A.java": ("class A { static final int MAX = 3, MIN = 1; enum E { X } }\n", {"A.MAX", "A.MIN", "A.E.X"}),
+}
+
+
+@pytest.mark.parametrize("path", sorted(OPTIONS))
+def test_fields_options_and_variants_are_symbols(path: str) -> None:
+    text, wanted = OPTIONS[path]
+    assert wanted <= set(names(path, text))

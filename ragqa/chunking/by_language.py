@@ -45,11 +45,12 @@ def _walk(node: Any, language: Language, scope: tuple[str, ...], in_class: bool,
         if rule is None:
             yield from _walk(child, language, scope, in_class, depth + 1)
             continue
-        name = _name(child, rule)
+        declared = _names(child, rule)
+        name = declared[0] if declared else ""
         owner = _qualifier(child, rule.qualifier) if rule.qualifier else ""
-        if rule.defines and name:
-            qualified = ".".join((*scope, owner, name) if owner else (*scope, name))
-            kind = rule.method_kind if in_class and rule.method_kind else _kind(child, rule)
+        kind = rule.method_kind if in_class and rule.method_kind else _kind(child, rule)
+        for each in declared if rule.defines else ():
+            qualified = ".".join((*scope, owner, each) if owner else (*scope, each))
             yield Definition(qualified, kind, child.start_point[0] + 1, _end_row(child) + 1)
         inner_scope = scope
         if rule.scope:
@@ -93,15 +94,15 @@ def _is_top_level(node: Any) -> bool:
     return parent is not None and parent.parent is None
 
 
-def _name(node: Any, rule: DefinitionRule) -> str:
+def _names(node: Any, rule: DefinitionRule) -> list[str]:
+    """The names a node declares (`var a, b = …` and `int MAX = 3, MIN = 1;` declare two)."""
     if rule.name == "member":
-        return _member_name(node)
-    target: Any = node
+        member = _member_name(node)
+        return [member] if member else []
+    targets: list[Any] = [node]
     for field in rule.name.split("."):
-        target = target.child_by_field_name(field) if target is not None else None
-    if target is None or target.type not in _NAME_NODES:
-        return ""
-    return _text(target)
+        targets = [found for target in targets for found in target.children_by_field_name(field)]
+    return [_text(target) for target in targets if target.type in _NAME_NODES]
 
 
 def _member_name(node: Any) -> str:

@@ -19,6 +19,7 @@ GO = Language(
                                                             ("interface_type", "interface"))),
         Rule("type_alias", "type"),
         Rule("method_elem", "method"),
+        Rule("field_declaration", "variable"),  # struct fields: `Options.Timeout`
         Rule("var_spec", "variable", top_level=True),
         Rule("const_spec", "variable", top_level=True),
     ),

@@ -17,6 +17,9 @@ JAVA = Language(
         Rule("annotation_type_declaration", "interface", scope=True),
         Rule("method_declaration", "method", scope=True),
         Rule("constructor_declaration", "method", scope=True),
+        Rule("field_declaration", "variable", name="declarator.name"),
+        Rule("enum_constant", "variant"),
+        Rule("constant_declaration", "variable", name="declarator.name"),  # interface constants
     ),
     references=(Reference("method_invocation", "name"), Reference("object_creation_expression", "type")),
     imports=("import_declaration",),

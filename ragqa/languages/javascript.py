@@ -1,7 +1,8 @@
 """JavaScript and TypeScript (one grammar family: `.js`, `.mjs`, `.cjs`, `.jsx`, `.ts`, `.tsx`,
 `.d.ts`).
 
-Definitions: function declarations, classes and their methods (`Router.route`), constants
+Definitions: function declarations, classes and their methods (`Router.route`) and fields,
+interface members (`ServerOptions.keepAliveTimeout`: options are what users ask about), constants
 bound to a function or class (`const handler = () => …` → `handler`), CommonJS exports
 (`module.exports.send = function …` → `send`, `exports.X = …`) and prototype methods
 (`Reply.prototype.send = function …` → `Reply.send`); TypeScript interfaces, type aliases,
@@ -33,6 +34,9 @@ _RULES = (
     Rule("assignment_expression", "variable", name="member", top_level=True, skip_values=_IMPORT_VALUES),
     Rule("public_field_definition", "method", scope=True, values=_FUNCTION_VALUES),
     Rule("field_definition", "method", name="property", scope=True, values=_FUNCTION_VALUES),
+    Rule("public_field_definition", "variable"),  # class properties and options
+    Rule("field_definition", "variable", name="property"),
+    Rule("property_signature", "variable"),  # interface members: `keepAliveTimeout?: number`
     # TypeScript
     Rule("interface_declaration", "interface", scope=True),
     Rule("type_alias_declaration", "type"),

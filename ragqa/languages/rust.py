@@ -23,6 +23,8 @@ RUST = Language(
         Rule("const_item", "variable"),
         Rule("static_item", "variable"),
         Rule("type_item", "type"),
+        Rule("field_declaration", "variable"),  # struct fields: `Options.depth`
+        Rule("enum_variant", "variant", scope=True),  # `Error.NotFound`
     ),
     references=(Reference("call_expression", "function"), Reference("macro_invocation", "macro")),
     imports=("use_declaration", "extern_crate_declaration"),
