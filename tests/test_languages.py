@@ -302,6 +302,7 @@ def test_a_reexported_name_resolves_to_the_defining_file() -> None:
     ("command_test.go", True), ("internal/x/testdata/a.txt", True), ("src/router.test.ts", True),
     ("packages/server/src/__tests__/router.ts", True), ("src/router.spec.ts", True),
     ("src/test/java/com/x/GsonTest.java", True), ("benches/walk.rs", True), ("tests/cli.rs", True),
+    ("types/route.test-d.ts", True),
     ("lib/route.js", False), ("src/main/java/com/x/Gson.java", False), ("cmd/root.go", False),
     ("crates/core/src/lib.rs", False),
 ])

@@ -50,7 +50,8 @@ _REFERENCES = (Reference("call_expression", "function"), Reference("new_expressi
 _IMPORTS = ("import_statement", "export_statement")  # the latter only with a `source` (re-export)
 _DOCS = DocComments(item=("/**", "*", "*/"), private=("@private", "@api private", "@internal",
                                                       "@ignore"))
-_TESTS = ("__tests__/", "*.test.*", "*.spec.*", "test/", "tests/", "__mocks__/", "cypress/", "e2e/")
+_TESTS = ("__tests__/", "*.test.*", "*.spec.*", "*.test-d.ts", "test/", "tests/", "__mocks__/", "cypress/",
+          "e2e/")
 _EXAMPLES = ("examples/", "example/", "docs/", "website/")
 _CODE = ("lib/", "src/", "packages/*/src/", "packages/*/lib/")
 _ERROR_DEFINITIONS = (
