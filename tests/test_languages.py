@@ -533,3 +533,17 @@ OPTIONS = {
 def test_fields_options_and_variants_are_symbols(path: str) -> None:
     text, wanted = OPTIONS[path]
     assert wanted <= set(names(path, text))
+
+
+def test_doc_comments_start_the_chunk_of_what_they_document() -> None:
+    functions = "\n".join(f"// Step{i} runs step {i} of the pipeline.\n// It returns the count.\n"
+                          f"func Step{i}(n int) int {{\n\treturn n + {i}\n}}\n" for i in range(40))
+    chunks = read_file("steps.go", f"package steps\n\n{functions}").chunks
+    assert len(chunks) > 2
+    for chunk in chunks:
+        last = [line for line in chunk.text.split("\n") if line.strip()][-1]
+        assert not last.startswith("//"), f"a godoc was cut from its function at line {chunk.end_line}"
+    js = "\n".join(f"/**\n * Step {i}.\n * @public\n */\n\nexports.step{i} = function (n) {{\n  return n\n}}\n"
+                   for i in range(30))
+    for chunk in read_file("lib/steps.js", js).chunks:
+        assert not chunk.text.rstrip().endswith("*/"), "a JSDoc was cut from what it documents"

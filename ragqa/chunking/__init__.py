@@ -45,7 +45,7 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
     table = entry is not None and entry.definitions is not None
     if kind == "code" and has_parser(language):
         tree = parse(text.encode("utf-8"), language)
-        spans = code_spans(tree, lines, limits)
+        spans = code_spans(tree, lines, limits, docs_stay=table)
         if entry is not None and entry.definitions is not None:
             found = table_definitions(tree, entry, lines)
         else:
