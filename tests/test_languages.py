@@ -543,7 +543,7 @@ def test_doc_comments_start_the_chunk_of_what_they_document() -> None:
     for chunk in chunks:
         last = [line for line in chunk.text.split("\n") if line.strip()][-1]
         assert not last.startswith("//"), f"a godoc was cut from its function at line {chunk.end_line}"
-    js = "\n".join(f"/**\n * Step {i}.\n * @public\n */\n\nexports.step{i} = function (n) {{\n  return n\n}}\n"
-                   for i in range(30))
+    js = "\n".join(f"/**\n * Step {i}.\n * @public\n */\n\nexports.step{i} = function (n) {{\n"
+                   f"  return n\n}}\n" for i in range(30))
     for chunk in read_file("lib/steps.js", js).chunks:
         assert not chunk.text.rstrip().endswith("*/"), "a JSDoc was cut from what it documents"
