@@ -85,8 +85,9 @@ class Settings(BaseSettings):
         description="Gitignore globs of changelogs and release notes: ranked lower unless asked about.")
     api_docs_paths: list[str] = Field(
         default_factory=lambda: languages.union("api_docs_paths"),
-        description="Gitignore globs of code read like API docs (TypeScript `*.d.ts`): for a how-to "
-                    "question they rank like docs, as do code chunks that are mostly doc comment.")
+        description="Gitignore globs of code read like API docs (TypeScript `*.d.ts`, Go's testable "
+                    "examples `example_test.go`): for a how-to question they rank like docs, as do "
+                    "code chunks that are mostly doc comment; they are never demoted as tests.")
     package_folders: list[str] = Field(
         default_factory=lambda: ["packages", "crates", "libs", "modules", "apps", "plugins"],
         description="Folders of a monorepo whose subfolders are packages: a question naming one "

@@ -316,7 +316,7 @@ def test_every_language_declares_what_a_code_graph_needs() -> None:
         assert language.references and language.imports, language.name
         assert language.test_paths and language.extensions
     assert by_grammar("tsx") is by_grammar("typescript")
-    assert "*.d.ts" in union("api_docs_paths")
+    assert "*.d.ts" in union("api_docs_paths") and "example_test.go" in union("api_docs_paths")
 
 
 def test_error_codes_and_testing_questions_are_read() -> None:

@@ -87,6 +87,27 @@ export interface ListenOptions {
 }
 export declare function listen(options: ListenOptions): Promise<string>
 """
+EXAMPLE_GO = """package cobra_test
+
+// This example shows how to run a command with its arguments.
+func ExampleCommand_Execute() {
+	cmd := &cobra.Command{Use: "hugo"}
+	cmd.SetArgs([]string{"serve"})
+	cmd.Execute()
+}
+"""
+COMMAND_TEST_GO = """package cobra
+
+import "testing"
+
+func TestCommandExecuteWithArgs(t *testing.T) {
+	cmd := &Command{Use: "run"}
+	cmd.SetArgs([]string{"serve"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+}
+"""
 SERVER_README = """# @fastweb/server
 
 The server package. Install it with `npm install @fastweb/server` and create a router with
@@ -116,6 +137,7 @@ def answerer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answerer]:
         "packages/client/README.md": CLIENT_README, "packages/server/README.md": SERVER_README,
         "types/fastweb.d.ts": TYPES_DTS, "cmd/fastweb/command.go": COMMAND_GO,
         "cmd/fastweb/doc.go": DOC_GO, "README.md": ROOT_README,
+        "cmd/fastweb/example_test.go": EXAMPLE_GO, "cmd/fastweb/command_test.go": COMMAND_TEST_GO,
     }
     for path, text in files.items():
         repo.write(path, text)
@@ -180,3 +202,10 @@ def test_declarations_and_doc_comments_rank_like_docs_for_a_how_to(answerer: Ans
     assert score(["*.d.ts"]) > score([]) * 1.3
     go_doc = next(c for c in project.doc_chunks if project.chunk_paths[c] == "cmd/fastweb/doc.go")
     assert go_doc, "the package comment reads like docs"
+
+
+def test_a_go_testable_example_is_docs_not_a_test(answerer: Answerer) -> None:
+    project = answerer.project("fastweb")
+    query = Query.parse("How do I run a command with arguments?")
+    ranked = [project.chunk_paths[chunk_id] for chunk_id, _ in answerer.retriever.rank(project, query).fused]
+    assert ranked.index("cmd/fastweb/example_test.go") < ranked.index("cmd/fastweb/command_test.go")

@@ -28,7 +28,9 @@ GO = Language(
     doc_comments=DocComments(item=("//",), module=("//",), module_before="package ",
                              public_name=r"^[A-Z]"),
     test_paths=("*_test.go", "testdata/"),
-    example_paths=("examples/", "example/", "_examples/", "docs/", "example_*_test.go"),
+    example_paths=("examples/", "example/", "_examples/", "docs/"),
+    # Testable examples (`func ExampleCommand_Execute()`) are shown by godoc: docs, not tests.
+    api_docs_paths=("example_test.go", "example_*_test.go", "*_example_test.go"),
     code_paths=("cmd/", "pkg/", "internal/"),
     error_definitions=(
         rf"\b{_ERROR_VALUE}\s*=\s*(?:errors\.New|fmt\.Errorf|\w+\.New\w*Error|&\w+Error)",

@@ -204,7 +204,7 @@ class Retriever:
         tests = 1 / secondary if query.about_tests else secondary ** 2 if query.about_testing else secondary
         api_docs = project.matching(settings.api_docs_paths)
         demoted: list[tuple[set[str], float]] = [
-            (project.matching(settings.test_paths), tests),
+            (project.matching(settings.test_paths) - api_docs, tests),
             (project.matching(settings.changelog_paths), 1 / secondary if query.about_changes else secondary)]
         report = _report(settings, query)
         examples = project.matching(settings.example_paths) if report is not None else set()
