@@ -1,8 +1,10 @@
 """Stage 2 — chunking: a file's text → `Chunk`s of exact, whole lines.
 
-Code goes through tree-sitter (functions and classes kept whole where they fit), Markdown, MDX,
-reST and AsciiDoc are cut into heading-aware sections, anything else into runs of lines that break at blank
-lines. Line spans always come from line positions, never from searching for text.
+Code goes through tree-sitter (functions and classes kept whole where they fit) and its
+definitions are read by its language's table (`ragqa.languages`; Python by its own walker);
+Markdown, MDX, reST and AsciiDoc are cut into heading-aware sections, anything else into runs of
+lines that break at blank lines. Line spans always come from line positions, never from
+searching for text.
 """
 
 from __future__ import annotations
@@ -41,15 +43,13 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
     lines = split_lines(text)
     language, kind = detect(path)
     found: list[Definition] = []
-    entry = by_grammar(language) if kind == "code" else None
-    table = entry is not None and entry.definitions is not None
+    entry = by_grammar(language) if kind == "code" and has_parser(language) else None
+    if entry is not None and entry.definitions is None:
+        entry = None  # Python: the generic walker, written for it
     if kind == "code" and has_parser(language):
         tree = parse(text.encode("utf-8"), language)
-        spans = code_spans(tree, lines, limits, docs_stay=table)
-        if entry is not None and entry.definitions is not None:
-            found = table_definitions(tree, entry, lines)
-        else:
-            found = definitions(tree)
+        spans = code_spans(tree, lines, limits, docs_stay=entry is not None)
+        found = definitions(tree) if entry is None else table_definitions(tree, entry, lines)
     elif kind == "docs" and language in {"markdown", "rst", "asciidoc"}:
         spans = section_spans(lines, language, limits)
     else:
@@ -59,7 +59,7 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
                     text="\n".join(lines[span.start:end + 1]), language=language, kind=kind,
                     symbol=span.symbol, heading=span.heading)
               for span, end in zip(trimmed, _ends(lines, trimmed), strict=True)]
-    if not table or entry is None:
+    if entry is None:
         return ChunkedFile(chunks, found)
     chunks = [replace(chunk, symbol=label(chunk, found) or chunk.symbol) for chunk in chunks]
     return ChunkedFile(chunks, found, doc_chunks(chunks, found, entry))
