@@ -3,7 +3,9 @@
 The walker knows no language: each node is looked up in the language's `DefinitionRule`s,
 which say whether it defines a name, of what kind, where the name is, and whether the names
 inside it are qualified by it. Error codes and error values are found line by line with the
-language's error patterns and added as definitions of kind `error`.
+language's error patterns and added as definitions of kind `error` (defined) or `raise`
+(thrown). The same tables say which chunks read like docs (`doc_chunks`) and which qualified
+name labels each chunk (`label`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ _TOP_LEVEL_WRAPPERS = frozenset({"export_statement", "lexical_declaration", "var
                                  "expression_statement", "var_declaration", "const_declaration",
                                  "var_spec_list", "ambient_declaration"})
 _EXPORTS = re.compile(r"^(?:module\.)?exports\.")
-_DEFAULT_DOC = ""
 
 
 def table_definitions(tree: Any, language: Language, lines: list[str]) -> list[Definition]:
