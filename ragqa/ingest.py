@@ -284,6 +284,8 @@ class Ingester:
         store = ChunkStore(get_or_create_collection(
             self.client, record.collection, {"project": record.name, "embedder": record.embedder}))
         embedded, reused = self._embed_missing(store, chunks, record)
+        if reusable is not None and not same_chunking:
+            store.relabel(chunks)  # a chunker upgrade may label the stored lines better
         record.files = {**unchanged, **new_files}
         self.progress.stage("keywords", None)
         self.lexical.update(

@@ -5,10 +5,12 @@ local model, asked through the `Answerer` offline."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ragqa.answer import Answerer
+from ragqa import ingest
 from ragqa.ingest import Ingester, IngestRequest
 from ragqa.query import Query
 from ragqa.retrieve.project import Filters
@@ -209,3 +211,20 @@ def test_a_go_testable_example_is_docs_not_a_test(answerer: Answerer) -> None:
     query = Query.parse("How do I run a command with arguments?")
     ranked = [project.chunk_paths[chunk_id] for chunk_id, _ in answerer.retriever.rank(project, query).fused]
     assert ranked.index("cmd/fastweb/example_test.go") < ranked.index("cmd/fastweb/command_test.go")
+
+
+def test_a_chunker_upgrade_relabels_stored_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = GitRepo(tmp_path / "tool")
+    repo.write("command.go", COMMAND_GO).commit("initial")
+    settings = Settings(storage_dir=tmp_path / "storage", llm="none", _env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setattr(ingest, "CHUNKER_VERSION", "chunker-old")
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+    store = Answerer(settings).project("tool").store
+    ids = store.all_ids()
+    store.collection.update(ids=list(ids), metadatas=[{"symbol": "Execute"}] * len(ids))  # as labelled before
+    monkeypatch.undo()
+    summary = Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+    assert summary.embedded == 0, "the same lines keep their vectors"
+    labels = {chunk.metadata["symbol"] for chunk in store.get(sorted(ids))}
+    assert "Command.Execute" in labels or "Command" in labels
+    assert "Execute" not in labels
