@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ragqa.answer import Answerer
 from ragqa import ingest
+from ragqa.answer import Answerer
 from ragqa.ingest import Ingester, IngestRequest
 from ragqa.query import Query
 from ragqa.retrieve.project import Filters
