@@ -547,3 +547,11 @@ def test_doc_comments_start_the_chunk_of_what_they_document() -> None:
                    f"  return n\n}}\n" for i in range(30))
     for chunk in read_file("lib/steps.js", js).chunks:
         assert not chunk.text.rstrip().endswith("*/"), "a JSDoc was cut from what it documents"
+
+
+def test_javadoc_of_interface_methods_is_api_docs() -> None:
+    javadoc = "  /**\n   * Gson invokes this call-back method during serialization.\n   * Return Json.\n   */\n"
+    public = f"public interface JsonSerializer<T> {{\n{javadoc}  JsonElement serialize(T src);\n}}\n"
+    assert read_file("JsonSerializer.java", public).doc_chunks == [0]
+    private = f"public class Gson {{\n{javadoc}  private JsonElement serialize(Object src) {{}}\n}}\n"
+    assert read_file("Gson.java", private).doc_chunks == []

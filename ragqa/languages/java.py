@@ -23,7 +23,8 @@ JAVA = Language(
     ),
     references=(Reference("method_invocation", "name"), Reference("object_creation_expression", "type")),
     imports=("import_declaration",),
-    doc_comments=DocComments(item=("/**", "*", "*/"), public_line=r"\b(public|protected)\b",
+    # Not `private`: interface members are public without saying so.
+    doc_comments=DocComments(item=("/**", "*", "*/"), public_line=r"^(?!.*\bprivate\b)",
                              private=("@hide",)),
     test_paths=("src/test/", "*Test.java", "*Tests.java", "*IT.java"),
     example_paths=("examples/", "example/", "docs/", "samples/"),
