@@ -550,7 +550,7 @@ def test_doc_comments_start_the_chunk_of_what_they_document() -> None:
 
 
 def test_javadoc_of_interface_methods_is_api_docs() -> None:
-    javadoc = "  /**\n   * Gson invokes this call-back method during serialization.\n   * Return Json.\n   */\n"
+    javadoc = "  /**\n   * Gson calls this back during serialization.\n   * Return Json.\n   */\n"
     public = f"public interface JsonSerializer<T> {{\n{javadoc}  JsonElement serialize(T src);\n}}\n"
     assert read_file("JsonSerializer.java", public).doc_chunks == [0]
     private = f"public class Gson {{\n{javadoc}  private JsonElement serialize(Object src) {{}}\n}}\n"
