@@ -555,3 +555,9 @@ def test_javadoc_of_interface_methods_is_api_docs() -> None:
     assert read_file("JsonSerializer.java", public).doc_chunks == [0]
     private = f"public class Gson {{\n{javadoc}  private JsonElement serialize(Object src) {{}}\n}}\n"
     assert read_file("Gson.java", private).doc_chunks == []
+
+
+def test_a_named_function_exported_whole_is_defined() -> None:
+    assert names("index.js", "module.exports = function fastify (options) {\n  return options\n}\n") == {
+        "fastify": "function"}
+    assert names("index.js", "module.exports = function (options) {}\nmodule.exports = fastify\n") == {}

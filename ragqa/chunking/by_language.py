@@ -108,8 +108,9 @@ def _names(node: Any, rule: DefinitionRule) -> list[str]:
 
 def _member_name(node: Any) -> str:
     """The name an assignment defines: `module.exports.send = …` → `send`, `exports.X = …` →
-    `X`, `Reply.prototype.send = …` → `Reply.send`; a plain `x = …` or `module.exports = …`
-    defines nothing here."""
+    `X`, `Reply.prototype.send = …` → `Reply.send`, `module.exports = function fastify () {}`
+    → `fastify`; a plain `x = …`, or `module.exports = …` of anything unnamed, defines nothing
+    here."""
     left = node.child_by_field_name("left")
     if left is None or left.type != "member_expression":
         return ""
@@ -117,9 +118,11 @@ def _member_name(node: Any) -> str:
     if not re.fullmatch(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+", written):
         return ""
     name = _EXPORTS.sub("", written).replace(".prototype.", ".")
-    if name in ("module.exports", "exports") or name.startswith("this."):
-        return ""
-    return name
+    if name in ("module.exports", "exports"):  # `module.exports = function fastify () {…}`
+        right = node.child_by_field_name("right")
+        named = right.child_by_field_name("name") if right is not None else None
+        return _text(named) if named is not None and named.type in _NAME_NODES else ""
+    return "" if name.startswith("this.") else name
 
 
 def _qualifier(node: Any, field: str) -> str:
