@@ -13,6 +13,7 @@ from ragqa.index.registry import FileEntry, ProjectRecord
 from ragqa.index.symbols import SymbolTable
 from ragqa.languages import by_grammar, languages, union
 from ragqa.query import Query
+from ragqa.report import Frame
 from ragqa.retrieve.retriever import named_packages
 from ragqa.settings import Settings
 
@@ -561,3 +562,31 @@ def test_a_named_function_exported_whole_is_defined() -> None:
     assert names("index.js", "module.exports = function fastify (options) {\n  return options\n}\n") == {
         "fastify": "function"}
     assert names("index.js", "module.exports = function (options) {}\nmodule.exports = fastify\n") == {}
+
+
+RUST_PANIC = """ripgrep crashes on a symlink loop
+
+thread 'main' panicked at crates/ignore/src/walk.rs:1042:17:
+called `Option::unwrap()` on a `None` value
+stack backtrace:
+   0: rust_begin_unwind
+             at /rustc/abc/library/std/src/panicking.rs:645:5
+  12: ignore::walk::WalkParallel::visit
+             at ./crates/ignore/src/walk.rs:1042:17
+  13: grep::search::run::h0123456789abcdef
+             at ./crates/core/search.rs:88:9
+"""
+
+
+def test_a_rust_panic_is_read_as_a_trace() -> None:
+    from ragqa.report import looks_like_report, read_report
+
+    assert looks_like_report(RUST_PANIC)
+    (trace,) = read_report(RUST_PANIC).tracebacks
+    assert trace.language == "rust" and trace.error == "panicked: called `Option::unwrap()` on a `None` value"
+    assert trace.frames[-2:] == (Frame("crates/ignore/src/walk.rs", 1042, "visit"),
+                                 Frame("/rustc/abc/library/std/src/panicking.rs", 645, "rust_begin_unwind"))
+    assert trace.frames[0] == Frame("crates/core/search.rs", 88, "run")
+    (short,) = read_report("thread 'main' panicked at 'index out of bounds', src/main.rs:10:5").tracebacks
+    assert short.frames == (Frame("src/main.rs", 10, None),)
+    assert short.error == "panicked: index out of bounds"

@@ -26,8 +26,7 @@ tests, never the ranking code. An entry says:
   `var ErrX = errors.New(…)`) and where one is thrown (`throw new FST_ERR_X()`, `return ErrX`);
   they become symbols of kind `error`, so a code in a question leads to those lines;
 - **stack traces** (`frame_patterns`): how a frame of this language's traces reads; the report
-  reader (`ragqa.report`) compiles Python's, JavaScript's, Java's and Go's from here (Rust's is
-  declared, no Rust trace reader yet).
+  reader (`ragqa.report`) compiles Python's, JavaScript's, Java's, Go's and Rust's from here.
 """
 
 from __future__ import annotations
