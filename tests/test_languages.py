@@ -7,7 +7,7 @@ from __future__ import annotations
 import pathspec
 import pytest
 
-from ragqa.chunking import read_file
+from ragqa.chunking import detect, read_file
 from ragqa.chunking.docs import asciidoc_headings, markdown_headings
 from ragqa.index.registry import FileEntry, ProjectRecord
 from ragqa.index.symbols import SymbolTable
@@ -316,6 +316,9 @@ def test_every_language_declares_what_a_code_graph_needs() -> None:
     for language in languages():
         assert language.references and language.imports, language.name
         assert language.test_paths and language.extensions
+        for extension in language.extensions:  # the file names it claims are read as it
+            grammar, kind = detect(f"src/file{extension}")
+            assert kind == "code" and by_grammar(grammar) is language, extension
     assert by_grammar("tsx") is by_grammar("typescript")
     assert "*.d.ts" in union("api_docs_paths") and "example_test.go" in union("api_docs_paths")
 
