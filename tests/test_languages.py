@@ -593,3 +593,12 @@ def test_a_rust_panic_is_read_as_a_trace() -> None:
     (short,) = read_report("thread 'main' panicked at 'index out of bounds', src/main.rs:10:5").tracebacks
     assert short.frames == (Frame("src/main.rs", 10, None),)
     assert short.error == "panicked: index out of bounds"
+
+
+def test_a_front_matter_title_heads_a_page_without_one() -> None:
+    page = "---\ntitle: 'Server side calls'\nslug: /server/calls\n---\n\nIntro text here.\nMore intro.\n\n" \
+           "## Create a caller\n\nUse `createCaller`.\nIt takes a context.\n"
+    headings = [c.heading for c in read_file("www/docs/server/calls.mdx", page).chunks]
+    assert headings == ["Server side calls", "Server side calls > Create a caller"]
+    with_h1 = read_file("www/docs/x.mdx", MDX).chunks
+    assert with_h1[-1].heading == "Server side calls > Create a caller", "an H1 keeps its place"

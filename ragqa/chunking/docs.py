@@ -19,6 +19,7 @@ _ADOC_TITLE = re.compile(r"^(={1,6}|#{1,6})[ \t]+(\S.*?)[ \t]*(?:[ \t]\1)?$")
 # a line of four or more of one of these characters opens one, the same line closes it.
 _ADOC_DELIMITER = re.compile(r"^(-{4,}|\.{4,}|={4,}|\*{4,}|\+{4,}|_{4,}|/{4,}|`{3,})[ \t]*$")
 _FRONT_MATTER = re.compile(r"^(-{3}|\+{3})[ \t]*$")
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*[:=]\s*(\S.*?)\s*$")
 _RST_ADORNMENT = re.compile(r"""^([=\-~^"'`#*+.:_<>!$%&,;?@\\|/])\1{2,}[ \t]*$""")
 
 
@@ -54,6 +55,17 @@ def front_matter_end(lines: list[str]) -> int:
         return -1
     marker = lines[0].strip()
     return next((row for row in range(1, len(lines)) if lines[row].strip() == marker), -1)
+
+
+def front_matter_title(lines: list[str]) -> str:
+    """The `title:` of a Markdown or MDX file's front matter (Docusaurus and Hugo pages often
+    have no `#` heading), or ""."""
+    end = front_matter_end(lines)
+    for line in lines[1:end] if end > 0 else []:
+        found = _FRONT_MATTER_TITLE.match(line)
+        if found:
+            return found.group(1).strip().strip("'\"").strip()
+    return ""
 
 
 def asciidoc_headings(lines: list[str]) -> list[tuple[int, int, str]]:
@@ -104,6 +116,9 @@ def section_spans(lines: list[str], language: str, limits: Limits) -> list[Span]
     """Spans of a docs file: one per section (merged or cut to fit `limits`)."""
     finder = {"rst": rst_headings, "asciidoc": asciidoc_headings}.get(language, markdown_headings)
     headings = finder(lines)
+    title = front_matter_title(lines) if language == "markdown" else ""
+    if title and not any(level == 1 for _, level, _ in headings):
+        headings = [(0, 0, title), *headings]  # the page's title lives in its front matter
     starts = [0] + [row for row, _, _ in headings if row > 0]
     paths = _heading_paths(headings)
     sections: list[Span] = []
