@@ -339,6 +339,9 @@ def test_a_question_naming_a_package_is_read() -> None:
     assert named_packages(packages, "Does react-query support suspense?") == ["packages/react-query/"]
     assert named_packages(packages, "How do I start the dev server?") == []
     assert named_packages(packages, "What does the client package export?") == ["packages/client/"]
+    crates = {"searcher": "crates/searcher/", "ignore": "crates/ignore/"}
+    assert named_packages(crates, "How do I use grep-searcher on a file?") == ["crates/searcher/"]
+    assert named_packages(crates, "How do I search a file?") == []
 
 
 ADOC = """= Gradle User Manual

@@ -320,8 +320,9 @@ def _testing_docs(project: ProjectIndex, query: Query) -> frozenset[str]:
 
 def named_packages(packages: dict[str, str], question: str) -> list[str]:
     """The path prefixes of the packages `question` names: as `@scope/name`, `packages/name`,
-    in backticks, as "the name package" (or crate, module, plugin), or — for a name no word
-    of prose could be (`react-query`) — bare."""
+    in backticks, as "the name package" (or crate, module, plugin), with a project prefix
+    (`grep-searcher` for `crates/searcher`), or — for a name no word of prose could be
+    (`react-query`) — bare."""
     named = []
     for name, prefix in packages.items():
         word = re.escape(name)
@@ -329,6 +330,8 @@ def named_packages(packages: dict[str, str], question: str) -> list[str]:
                  rf"\b{word}\s+(package|crate|module|plugin|library)\b"]
         if re.search(r"[-_.]", name) and len(name) >= 4:
             forms.append(rf"(?<![\w/-]){word}(?![\w-])")
+        if len(name) >= 5:  # a crate named after its folder with a prefix: `grep-searcher`
+            forms.append(rf"`?\b[a-z0-9]+-{word}`?(?![\w-])")
         if any(re.search(form, question, re.IGNORECASE) for form in forms):
             named.append(prefix)
     return named
