@@ -72,7 +72,7 @@ from ragqa.sources.git import mirror_name
 from ragqa.sources.secrets import REDACTOR_VERSION, Redacted, redact
 from ragqa.sources.selection import MISSING_REASON
 
-CHUNKER_VERSION = "chunker-2"  # 2: exact gaps between chunks, symbol table
+CHUNKER_VERSION = "chunker-3"  # 2: exact gaps between chunks, symbol table; 3: language tables, AsciiDoc
 EMBED_FORMAT_VERSION = "embed-text-1"  # bump when `embedding_text` changes: forces re-embedding
 _COPY_BATCH = 512  # vectors copied from a sibling project per store write
 
@@ -284,6 +284,8 @@ class Ingester:
         store = ChunkStore(get_or_create_collection(
             self.client, record.collection, {"project": record.name, "embedder": record.embedder}))
         embedded, reused = self._embed_missing(store, chunks, record)
+        if reusable is not None and not same_chunking:
+            store.relabel(chunks)  # a chunker upgrade may label the stored lines better
         record.files = {**unchanged, **new_files}
         self.progress.stage("keywords", None)
         self.lexical.update(
@@ -341,7 +343,8 @@ class Ingester:
             language, kind = detect(path)
             entries[path] = FileEntry(blob=blobs[path], language=language, kind=kind,
                                       chunks=[chunk.id for chunk in chunked.chunks],
-                                      symbols=_symbol_entries(chunked), redacted=secrets.count)
+                                      symbols=_symbol_entries(chunked), redacted=secrets.count,
+                                      doc_chunks=chunked.doc_chunks)
             chunks.extend(chunked.chunks)
         return entries, chunks, dropped
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ragqa.index.lexical import identifiers, tokenize
-from ragqa.report import Report, looks_like_report, read_report
+from ragqa.report import Report, looks_like_report, quoted_messages, read_report
 
 
 class Intent(StrEnum):
@@ -34,7 +34,8 @@ class Intent(StrEnum):
 
 
 _LOCATE = re.compile(
-    r"^\W*(where\b|which (file|module|class|function|method|part|code|tests?)\b|in which\b|what file\b)"
+    r"^\W*(where\b|which (file|module|class|function|method|part|code|tests?|package|crate|struct|"
+    r"interface|trait)\b|in which\b|what file\b)"
     r"|\b(is|are) (it |they )?(implemented|defined|declared|located|handled)\b"
     r"|\b(implementation|source code) of\b", re.IGNORECASE)
 _USAGE = re.compile(
@@ -58,11 +59,16 @@ _OWN_TESTS = re.compile(
     r"(?!my\b|our\b|your\b|an?\b|it\b|them\b)\w+|test cases?|is (it|this|that) tested|which tests?|"
     r"where are the tests|tests? cover)",
     re.IGNORECASE)
+# Asking how to test one's own code with the project ("How do I test my routes?").
+_TESTING = re.compile(r"\b(test|tests|testing|tested|unit[- ]?tests?|mock|mocks|mocking|stub)\b",
+                      re.IGNORECASE)
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
                       r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
-_CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
+_CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_]\w*(?:(?:::|#)[A-Za-z_]\w*)+"
+                        r"|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
                         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
+                        r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"
                         r"|(?<![\w-])--?[a-z][a-z0-9-]+\b")
 # Words that say nothing about what a question is about ("how does it work?").
 GENERIC_TERMS = frozenset(tokenize(
@@ -83,9 +89,11 @@ class Query:
     identifier_terms: tuple[str, ...]  # the index tokens that stand for those names whole
     intent: Intent
     about_tests: bool  # asks about the project's own test suite
+    about_testing: bool  # asks how to test one's code (the project's own tests are not the answer)
     about_changes: bool  # asks about changelogs, release notes, deprecations
     yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
     report: Report | None = None  # a pasted issue, traceback or log, read part by part
+    messages: tuple[str, ...] = ()  # error or log messages a short question quotes
 
     @classmethod
     def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
@@ -99,8 +107,9 @@ class Query:
         return cls(text=text, terms=terms, names=code_names(text), capitalised=_capitalised(text),
                    identifier_terms=tuple(identifiers(text)),
                    intent=_intent(text), about_tests=bool(_OWN_TESTS.search(about)),
+                   about_testing=bool(_TESTING.search(about)) and not _OWN_TESTS.search(about),
                    about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
-                   report=report)
+                   report=report, messages=quoted_messages(text) if report is None else ())
 
     @property
     def content_terms(self) -> set[str]:
@@ -125,8 +134,10 @@ def _intent(text: str) -> Intent:
 
 
 def code_names(text: str) -> tuple[str, ...]:
-    """Code names in the question as written: backticked, dotted, snake_case, camelCase and
-    --options (the first name inside backticks: `Session(http2=True)` → Session)."""
+    """Code names in the question as written: backticked, dotted, snake_case, camelCase,
+    UPPER_CASE (constants and error codes: `FST_ERR_ROUTE_MISSING_CONTENT_TYPE`), Rust and
+    Javadoc paths (`Walker::new`, `Gson#toJson`) and --options (the first name inside
+    backticks: `Session(http2=True)` → Session)."""
     found: list[str] = []
     for match in _CODE_NAME.finditer(text):
         quoted = match.group(1)
@@ -135,7 +146,7 @@ def code_names(text: str) -> tuple[str, ...]:
             continue
         if len(quoted.split()) >= 3 and "(" not in quoted:
             continue  # words in backticks: a message or a command, not a name
-        found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*",
+        found.extend(re.findall(r"--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::|#)[A-Za-z_][A-Za-z0-9_]*)*",
                                 quoted)[:1])
     return tuple(dict.fromkeys(name for name in found if len(name) > 1))
 

@@ -1,7 +1,7 @@
 """A pasted bug report, issue or log, read like an engineer reads it.
 
 `read_report` splits the text into its title, prose, code blocks, tracebacks (Python, JS/Node,
-Java and Go), error messages and log lines, and collects what points into the code: the names
+Java, Go and Rust panics), error messages and log lines, and collects what points into the code: the names
 it quotes, the modules it imports, the files and frames it mentions, quoted strings, flags and
 config keys. Retrieval (`ragqa.retrieve.evidence`) turns these into evidence: the chunk that
 defines a named symbol, the line that raises a quoted message, a traceback's frames.
@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from ragqa.languages import by_grammar
 from ragqa.markdown import code_spans, line_kinds
 
 REPORT_MIN_CHARS = 600  # a question longer than this is read as a report even without a traceback
@@ -34,7 +35,7 @@ class Frame:
 class Traceback:
     """A stack trace; `frames` outermost first, so the deepest frame is the last."""
 
-    language: str  # python, javascript, java, go
+    language: str  # python, javascript, java, go, rust
     frames: tuple[Frame, ...]
     error: str | None  # "TypeError: …", "panic: …", "java.lang.IllegalStateException: …"
 
@@ -96,7 +97,8 @@ def looks_like_report(text: str) -> bool:
     or a code block."""
     return (len(text) >= REPORT_MIN_CHARS or "```" in text or bool(_PY_FRAME.search(text))
             or bool(_JS_FRAME.search(text)) or bool(_JAVA_FRAME.search(text))
-            or bool(_GO_FILE.search(text)) or bool(_ERROR_LINE.search(text)))
+            or bool(_GO_FILE.search(text)) or bool(_ERROR_LINE.search(text))
+            or bool(_RUST_PANIC.search(text)))
 
 
 def read_report(text: str) -> Report:
@@ -144,16 +146,26 @@ def _split(text: str) -> tuple[str, str, tuple[str, ...]]:
 
 # --- tracebacks --------------------------------------------------------------------------------
 
-# A frame may carry a prefix: pytest's `INTERNALERROR>`, a log's timestamp, a quote's `> `.
-_PY_FRAME = re.compile(
-    r'^[^"\n]{0,40}?\bFile "(?P<path>[^"\n]+)", line (?P<line>\d+)(?:, in (?P<function>[^\s\n]+))?',
-    re.MULTILINE)
-_JS_FRAME = re.compile(
-    r"^\s*at (?:(?:async )?(?P<function>[^\s()]+) )?\(?(?P<path>(?:file://)?[^\s()]+?\.(?:[cm]?[jt]sx?|vue|svelte))"
-    r":(?P<line>\d+)(?::\d+)?\)?\s*$", re.MULTILINE)
-_JAVA_FRAME = re.compile(r"^\s*at (?P<function>[\w$.<>/]+)\((?P<file>[\w$-]+\.(?:java|kt|scala|groovy))"
-                         r":(?P<line>\d+)\)", re.MULTILINE)
-_GO_FILE = re.compile(r"^\s+(?P<path>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$", re.MULTILINE)
+
+
+def _frame(language: str) -> re.Pattern[str]:
+    """How a frame of `language`'s traces reads, from its entry in `ragqa.languages`."""
+    entry = by_grammar(language)
+    if entry is None or not entry.frame_patterns:
+        raise LookupError(f"no frame pattern for {language} in ragqa.languages")
+    return re.compile(entry.frame_patterns[0], re.MULTILINE)
+
+
+_PY_FRAME = _frame("python")
+_JS_FRAME = _frame("javascript")
+_JAVA_FRAME = _frame("java")
+_GO_FILE = _frame("go")
+_RUST_FRAME = _frame("rust")  # `      at ./src/walk.rs:42:9` under `  12: walker::walk::run`
+_RUST_FUNCTION = re.compile(r"^\s*\d+: (?P<function>[\w:<>{}$ ]+?)(?:::h[0-9a-f]{16})?\s*$")
+# `panicked at src/main.rs:10:5:` with the message on the next line (Rust ≥ 1.73), or
+# `panicked at 'message', src/main.rs:10:5` before.
+_RUST_PANIC = re.compile(r"panicked at (?:'(?P<quoted>[^'\n]*)', )?(?P<path>[^\s:']+\.rs):(?P<line>\d+)"
+                         r"(?::\d+)?:?(?P<message>.*)$(?:\n(?P<next>.+))?", re.MULTILINE)
 _GO_FUNCTION = re.compile(r"^(?P<function>[\w./*()\[\]-]+)\(.*\)\s*$")
 _PY_ERROR = re.compile(r"^(?:E\s+)?(?P<kind>[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|"
                        r"Failure|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w+)(?::\s*(?P<message>.*))?$")
@@ -168,7 +180,7 @@ _PANIC = re.compile(r"^(?:panic|fatal error): (?P<message>.+)$", re.MULTILINE)
 def _tracebacks(text: str) -> list[Traceback]:
     traces: list[Traceback] = []
     for language, finder in (("python", _python_traces), ("javascript", _js_traces),
-                             ("java", _java_traces), ("go", _go_traces)):
+                             ("java", _java_traces), ("go", _go_traces), ("rust", _rust_traces)):
         traces.extend(Traceback(language, frames, error) for frames, error in finder(text))
     return traces
 
@@ -243,6 +255,28 @@ def _go_traces(text: str) -> list[tuple[tuple[Frame, ...], str | None]]:
             frames.append(Frame(match.group("path"), int(match.group("line")), function))
         panic = _PANIC.search(text, 0, run[0].start())
         traces.append((tuple(frames[::-1]), panic.group() if panic else None))  # deepest first
+    return traces
+
+
+def _rust_traces(text: str) -> list[tuple[tuple[Frame, ...], str | None]]:
+    """A Rust panic: where it panicked, then — with `RUST_BACKTRACE=1` — the backtrace's frames
+    (printed deepest first, each `at path:line` under its function)."""
+    traces: list[tuple[tuple[Frame, ...], str | None]] = []
+    lines = text.split("\n")
+    for panic in _RUST_PANIC.finditer(text):
+        message = (panic.group("quoted") or panic.group("message").strip()
+                   or (panic.group("next") or "").strip() or None)
+        frames = [Frame(panic.group("path"), int(panic.group("line")), None)]
+        for run in _runs(text[panic.end():], _RUST_FRAME, max_gap=2)[:1]:
+            offset = text.count("\n", 0, panic.end())
+            for match in run:
+                row = offset + text[panic.end():].count("\n", 0, match.start())
+                called = _RUST_FUNCTION.match(lines[row - 1]) if row > 0 else None
+                function = called.group("function").rsplit("::", 1)[-1] if called else None
+                path = match.group("path").removeprefix("./")
+                frames.append(Frame(path, int(match.group("line")), function))
+        unique = list(dict.fromkeys(frames[1:] or frames))
+        traces.append((tuple(unique[::-1]), f"panicked: {message}" if message else "panicked"))
     return traces
 
 
@@ -345,6 +379,12 @@ def _modules(text: str) -> tuple[str, ...]:
 def _file_names(prose: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(match.group() for match in _FILE_NAME.finditer(prose)
                                if not match.group().startswith(("http", "www."))))
+
+
+def quoted_messages(text: str) -> tuple[str, ...]:
+    """Messages a short question quotes (`Why do I get "subcommand is required"?`): quoted
+    strings and inline code of at least three words."""
+    return tuple(quote for quote in _quoted(text, ()) if len(quote.split()) >= 3)
 
 
 def _quoted(prose: str, errors: tuple[ErrorMessage, ...]) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragqa import languages
+
 
 class Settings(BaseSettings):
     """All knobs, with defaults that work offline on a fresh machine."""
@@ -66,11 +68,14 @@ class Settings(BaseSettings):
                                  "other": 1.2},
         description="Docs chunks' scores are multiplied by this, per question intent (code: 1).")
     test_paths: list[str] = Field(
-        default_factory=lambda: ["test/", "tests/", "testing/", "__tests__/", "spec/", "test_*.*",
-                                 "*_test.*", "*.test.*", "*_spec.*", "conftest.py"],
-        description="Gitignore globs of a project's own tests: ranked lower unless asked about.")
+        default_factory=lambda: list(dict.fromkeys([
+            "test/", "tests/", "testing/", "__tests__/", "spec/", "test_*.*", "*_test.*", "*.test.*",
+            "*_spec.*", "conftest.py", *languages.union("test_paths")])),
+        description="Gitignore globs of a project's own tests: ranked lower unless asked about "
+                    "(by default every language's, from `ragqa.languages`).")
     example_paths: list[str] = Field(
-        default_factory=lambda: ["doc/", "docs/", "examples/", "example/"],
+        default_factory=lambda: list(dict.fromkeys(["doc/", "docs/", "examples/", "example/",
+                                                    *languages.union("example_paths")])),
         description="Gitignore globs of example code kept with the docs: ranked like docs for a pasted "
                     "report.")
     changelog_paths: list[str] = Field(
@@ -78,6 +83,17 @@ class Settings(BaseSettings):
                                  "release-notes*", "changelog*", "changes.*", "history.*", "whats-new*",
                                  "whats_new*", "whatsnew*", "release_notes*", "changelog/"],
         description="Gitignore globs of changelogs and release notes: ranked lower unless asked about.")
+    api_docs_paths: list[str] = Field(
+        default_factory=lambda: languages.union("api_docs_paths"),
+        description="Gitignore globs of code read like API docs (TypeScript `*.d.ts`, Go's testable "
+                    "examples `example_test.go`): for a how-to question they rank like docs, as do "
+                    "code chunks that are mostly doc comment; they are never demoted as tests.")
+    package_folders: list[str] = Field(
+        default_factory=lambda: ["packages", "crates", "libs", "modules", "apps", "plugins"],
+        description="Folders of a monorepo whose subfolders are packages: a question naming one "
+                    "(`@scope/name`, `packages/name`, `the name package`) favours its files.")
+    package_lift: float = Field(
+        1.3, ge=1, description="The chunks of a package the question names are multiplied by this.")
     secondary_weight: float = Field(
         0.5, ge=0, le=1, description="Tests' and changelogs' fused scores are multiplied by this.")
     file_evidence: float = Field(

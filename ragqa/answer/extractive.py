@@ -26,7 +26,8 @@ DEFINITION_BONUS = 3.0  # × the best term score: the defining line of a named s
 HIT_SHARE = 0.3  # a line scoring less than this share of the best one is context, not a match
 EXAMPLE_FACTOR = 1.5  # terms in a docs page's code example count this much more
 _RST_LITERAL = re.compile(r"::\s*$|^\s*\.\. (code-block|code|sourcecode|doctest)::")
-_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s|^[=\-~^\"'`#*+]{3,}\s*$")
+_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s|^[=\-~^\"'`#*+]{3,}\s*$|^={1,6}\s+\S")  # ATX, reST, AsciiDoc
+_ADOC_LISTING = re.compile(r"^(-{4,}|\.{4,}|`{3,})\s*$")
 _DEFINITION_LINE = re.compile(r"^\s*(@|async\s+def\b|def\b|class\b|func\b|fn\b|pub\b|function\b|"
                               r"export\b|public\b|private\b|protected\b|static\b|interface\b|type\b|"
                               r"struct\b|enum\b|impl\b|trait\b|module\b|const\b|let\b|var\b)")
@@ -146,8 +147,11 @@ def _start_at_boundary(lines: list[str], first: int, kind: str) -> int:
 
 def example_blocks(lines: list[str], language: str) -> list[tuple[int, int]]:
     """Rows (0-based, inclusive) of the code examples in a docs text: fenced and indented blocks
-    in Markdown; literal blocks after `::` and code directives in reST; `>>>` sessions."""
+    in Markdown; literal blocks after `::` and code directives in reST; `>>>` sessions; listing
+    and literal blocks (`----`, `....`) in AsciiDoc."""
     blocks: list[tuple[int, int]] = []
+    if language == "asciidoc":
+        return _asciidoc_blocks(lines)
     if language == "markdown":
         kinds = line_kinds("\n".join(lines))
         row = 0
@@ -173,4 +177,22 @@ def example_blocks(lines: list[str], language: str) -> list[tuple[int, int]]:
             blocks.append((start, end))
             continue
         row += 1
+    return blocks
+
+
+def _asciidoc_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Rows of AsciiDoc listing and literal blocks, delimiters and a `[source,…]` line above
+    included."""
+    blocks: list[tuple[int, int]] = []
+    row = 0
+    while row < len(lines):
+        opened = _ADOC_LISTING.match(lines[row])
+        if opened is None:
+            row += 1
+            continue
+        close = next((end for end in range(row + 1, len(lines)) if lines[end].strip() == opened.group(1)),
+                     len(lines) - 1)
+        start = row - 1 if row > 0 and lines[row - 1].startswith("[source") else row
+        blocks.append((start, close))
+        row = close + 1
     return blocks

@@ -1,18 +1,22 @@
 """Stage 2 — chunking: a file's text → `Chunk`s of exact, whole lines.
 
-Code goes through tree-sitter (functions and classes kept whole where they fit), Markdown and
-reST are cut into heading-aware sections, anything else into runs of lines that break at blank
-lines. Line spans always come from line positions, never from searching for text.
+Code goes through tree-sitter (functions and classes kept whole where they fit) and its
+definitions are read by its language's table (`ragqa.languages`; Python by its own walker);
+Markdown, MDX, reST and AsciiDoc are cut into heading-aware sections, anything else into runs of
+lines that break at blank lines. Line spans always come from line positions, never from
+searching for text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ragqa.chunking.base import Chunk, Limits, Span, split_lines, trim, windows
+from ragqa.chunking.by_language import doc_chunks, label, table_definitions
 from ragqa.chunking.code import Definition, code_spans, definitions, has_parser, parse
 from ragqa.chunking.docs import section_spans
 from ragqa.chunking.languages import detect
+from ragqa.languages import by_grammar
 
 __all__ = ["Chunk", "ChunkedFile", "Definition", "Limits", "chunk_file", "detect", "read_file",
            "split_lines"]
@@ -20,10 +24,12 @@ __all__ = ["Chunk", "ChunkedFile", "Definition", "Limits", "chunk_file", "detect
 
 @dataclass(frozen=True)
 class ChunkedFile:
-    """A file's chunks and, for code, the definitions it makes (its part of the symbol table)."""
+    """A file's chunks and, for code, the definitions it makes (its part of the symbol table)
+    and which of its chunks are mostly doc comments (`doc_chunks`, positions in `chunks`)."""
 
     chunks: list[Chunk]
     definitions: list[Definition]
+    doc_chunks: list[int] = field(default_factory=list)
 
 
 def chunk_file(path: str, text: str, limits: Limits | None = None) -> list[Chunk]:
@@ -37,11 +43,14 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
     lines = split_lines(text)
     language, kind = detect(path)
     found: list[Definition] = []
+    entry = by_grammar(language) if kind == "code" and has_parser(language) else None
+    if entry is not None and entry.definitions is None:
+        entry = None  # Python: the generic walker, written for it
     if kind == "code" and has_parser(language):
         tree = parse(text.encode("utf-8"), language)
-        spans = code_spans(tree, lines, limits)
-        found = definitions(tree)
-    elif kind == "docs" and language in {"markdown", "rst"}:
+        spans = code_spans(tree, lines, limits, docs_stay=entry is not None)
+        found = definitions(tree) if entry is None else table_definitions(tree, entry, lines)
+    elif kind == "docs" and language in {"markdown", "rst", "asciidoc"}:
         spans = section_spans(lines, language, limits)
     else:
         spans = [Span(start, end) for start, end in windows(lines, 0, len(lines) - 1, limits)]
@@ -50,7 +59,10 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
                     text="\n".join(lines[span.start:end + 1]), language=language, kind=kind,
                     symbol=span.symbol, heading=span.heading)
               for span, end in zip(trimmed, _ends(lines, trimmed), strict=True)]
-    return ChunkedFile(chunks, found)
+    if entry is None:
+        return ChunkedFile(chunks, found)
+    chunks = [replace(chunk, symbol=label(chunk, found) or chunk.symbol) for chunk in chunks]
+    return ChunkedFile(chunks, found, doc_chunks(chunks, found, entry))
 
 
 def _ends(lines: list[str], spans: list[Span]) -> list[int]:

@@ -75,10 +75,12 @@ def parse(source: bytes, language: str) -> Any:
     return _parser(language).parse(source)
 
 
-def code_spans(tree: Any, lines: list[str], limits: Limits) -> list[Span]:
-    """Spans covering the file's code, each within `limits` wherever syntax allows it."""
+def code_spans(tree: Any, lines: list[str], limits: Limits, docs_stay: bool = False) -> list[Span]:
+    """Spans covering the file's code, each within `limits` wherever syntax allows it. With
+    `docs_stay`, the comments right above any definition, however short, start its chunk
+    rather than end the one before (languages whose docs are comments: godoc, JSDoc)."""
     units = list(_units(tree.root_node, lines, limits, scope=()))
-    return _group(units, lines, limits)
+    return _group(units, lines, limits, docs_stay)
 
 
 def definitions(tree: Any) -> list[Definition]:
@@ -165,7 +167,7 @@ def _units(node: Any, lines: list[str], limits: Limits, scope: tuple[str, ...]) 
                 yield _Unit(piece_start, piece_end, ".".join(symbol_scope), False, False)
 
 
-def _group(units: list[_Unit], lines: list[str], limits: Limits) -> list[Span]:
+def _group(units: list[_Unit], lines: list[str], limits: Limits, docs_stay: bool = False) -> list[Span]:
     """Greedy packing: small neighbours share a chunk, sizeable definitions stand alone, and
     comments directly above a definition go with it."""
     spans: list[Span] = []
@@ -191,7 +193,12 @@ def _group(units: list[_Unit], lines: list[str], limits: Limits) -> list[Span]:
                 spans.append(Span(unit.start, unit.end, unit.symbol))
             continue
         if buffer and not _fits(lines, buffer[0].start, unit.end, limits):
+            leading = _take_doc_comments(buffer, unit, lines) if docs_stay else []
+            if leading and not buffer:  # the comments are all there is: keep them where they are
+                buffer.extend(leading)
+                leading = []
             flush()
+            buffer.extend(leading)
         buffer.append(unit)
     flush()
     return _without_overlap(spans)
@@ -201,6 +208,18 @@ def _take_leading_comments(buffer: list[_Unit], unit: _Unit) -> list[_Unit]:
     leading: list[_Unit] = []
     next_start = unit.start
     while buffer and buffer[-1].is_comment and buffer[-1].end >= next_start - 1:
+        leading.insert(0, buffer.pop())
+        next_start = leading[0].start
+    return leading
+
+
+def _take_doc_comments(buffer: list[_Unit], unit: _Unit, lines: list[str]) -> list[_Unit]:
+    """The comments at the end of `buffer` that document `unit`: right above it, or above it
+    with one blank line between (`/** … */`, a blank line, `res.send = function …`)."""
+    leading: list[_Unit] = []
+    next_start = unit.start
+    while buffer and buffer[-1].is_comment and next_start - buffer[-1].end <= 2 and \
+            not any(lines[row].strip() for row in range(buffer[-1].end + 1, next_start)):
         leading.insert(0, buffer.pop())
         next_start = leading[0].start
     return leading

@@ -1,4 +1,4 @@
-"""Heading-aware sections for Markdown and reStructuredText.
+"""Heading-aware sections for Markdown (and MDX), reStructuredText and AsciiDoc.
 
 A section runs from its heading to the next heading of any level and carries its heading path
 ("User Guide > Timeouts"). A section that is only a heading joins the section after it; a long
@@ -14,6 +14,12 @@ from ragqa.chunking.base import Limits, Span, trim, windows
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ADOC_TITLE = re.compile(r"^(={1,6}|#{1,6})[ \t]+(\S.*?)[ \t]*(?:[ \t]\1)?$")
+# AsciiDoc delimited blocks (listing, literal, example, sidebar, passthrough, quote, comment):
+# a line of four or more of one of these characters opens one, the same line closes it.
+_ADOC_DELIMITER = re.compile(r"^(-{4,}|\.{4,}|={4,}|\*{4,}|\+{4,}|_{4,}|/{4,}|`{3,})[ \t]*$")
+_FRONT_MATTER = re.compile(r"^(-{3}|\+{3})[ \t]*$")
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*[:=]\s*(\S.*?)\s*$")
 _RST_ADORNMENT = re.compile(r"""^([=\-~^"'`#*+.:_<>!$%&,;?@\\|/])\1{2,}[ \t]*$""")
 
 
@@ -21,7 +27,10 @@ def markdown_headings(lines: list[str]) -> list[tuple[int, int, str]]:
     """(row, level, title) of every Markdown heading, skipping fenced code."""
     headings: list[tuple[int, int, str]] = []
     fence: str | None = None
+    body = front_matter_end(lines) + 1
     for row, line in enumerate(lines):
+        if row < body:
+            continue
         opened = _FENCE.match(line)
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
@@ -36,6 +45,47 @@ def markdown_headings(lines: list[str]) -> list[tuple[int, int, str]]:
         elif (row + 1 < len(lines) and _SETEXT.match(lines[row + 1]) and line.strip()
               and not line.startswith((" " * 4, "\t", ">", "-", "*", "|"))):
             headings.append((row, 1 if lines[row + 1].strip()[0] == "=" else 2, line.strip()))
+    return headings
+
+
+def front_matter_end(lines: list[str]) -> int:
+    """The row that closes a YAML (`---`) or TOML (`+++`) front matter block at the top of a
+    Markdown or MDX file, or -1: its `title: …` line followed by `---` is not a heading."""
+    if not lines or not _FRONT_MATTER.match(lines[0]):
+        return -1
+    marker = lines[0].strip()
+    return next((row for row in range(1, len(lines)) if lines[row].strip() == marker), -1)
+
+
+def front_matter_title(lines: list[str]) -> str:
+    """The `title:` of a Markdown or MDX file's front matter (Docusaurus and Hugo pages often
+    have no `#` heading), or ""."""
+    end = front_matter_end(lines)
+    for line in lines[1:end] if end > 0 else []:
+        found = _FRONT_MATTER_TITLE.match(line)
+        if found:
+            return found.group(1).strip().strip("'\"").strip()
+    return ""
+
+
+def asciidoc_headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(row, level, title) of every AsciiDoc section title (`= Document`, `== Section`, or the
+    Markdown-style `#` form), skipping delimited blocks (`----` listings, `....` literals,
+    `////` comments and the like)."""
+    headings: list[tuple[int, int, str]] = []
+    block: str | None = None
+    for row, line in enumerate(lines):
+        delimiter = _ADOC_DELIMITER.match(line)
+        if block is not None:
+            if delimiter and delimiter.group(1) == block:
+                block = None
+            continue
+        if delimiter:
+            block = delimiter.group(1)
+            continue
+        title = _ADOC_TITLE.match(line)
+        if title and (row == 0 or not lines[row - 1].strip() or lines[row - 1].startswith(("[", ":"))):
+            headings.append((row, len(title.group(1)), title.group(2).strip()))
     return headings
 
 
@@ -64,8 +114,11 @@ def rst_headings(lines: list[str]) -> list[tuple[int, int, str]]:
 
 def section_spans(lines: list[str], language: str, limits: Limits) -> list[Span]:
     """Spans of a docs file: one per section (merged or cut to fit `limits`)."""
-    finder = rst_headings if language == "rst" else markdown_headings
+    finder = {"rst": rst_headings, "asciidoc": asciidoc_headings}.get(language, markdown_headings)
     headings = finder(lines)
+    title = front_matter_title(lines) if language == "markdown" else ""
+    if title and not any(level == 1 for _, level, _ in headings):
+        headings = [(0, 0, title), *headings]  # the page's title lives in its front matter
     starts = [0] + [row for row, _, _ in headings if row > 0]
     paths = _heading_paths(headings)
     sections: list[Span] = []

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 CODE_EXTENSIONS = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
     ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript",
+    ".cts": "typescript",
     ".tsx": "tsx", ".go": "go", ".rs": "rust", ".java": "java", ".kt": "kotlin",
     ".kts": "kotlin", ".scala": "scala", ".swift": "swift", ".c": "c", ".h": "c",
     ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp",
@@ -17,11 +18,12 @@ CODE_EXTENSIONS = {
 }
 DOCS_EXTENSIONS = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".rst": "rst",
+    ".adoc": "asciidoc", ".asciidoc": "asciidoc", ".asc": "asciidoc",
 }
 TEXT_LANGUAGES = {
     ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".ini": "ini",
     ".cfg": "ini", ".txt": "text", ".html": "html", ".css": "css", ".xml": "xml",
-    ".adoc": "asciidoc", ".tex": "latex", ".proto": "proto", ".graphql": "graphql",
+    ".tex": "latex", ".proto": "proto", ".graphql": "graphql",
 }
 SPECIAL_NAMES = {
     "dockerfile": ("dockerfile", "text"), "makefile": ("make", "text"),

@@ -51,6 +51,7 @@ class FileEntry(BaseModel):
     chunks: list[str]
     symbols: list[tuple[str, str, int, int, int]] = Field(default_factory=list)
     redacted: int = 0  # secrets replaced by markers in this file's text
+    doc_chunks: list[int] = Field(default_factory=list)  # positions of chunks mostly doc comment
 
 
 class ProjectRecord(BaseModel):

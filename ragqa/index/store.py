@@ -66,6 +66,23 @@ class ChunkStore:
             found.update(self.collection.get(ids=wanted[start:start + _PAGE], include=[])["ids"])
         return found
 
+    def relabel(self, chunks: Sequence[Chunk]) -> int:
+        """Give stored chunks the symbol and heading they are labelled with now (a new chunker
+        may name the same lines better: `Execute` → `Command.Execute`); their text and vector
+        stay. Returns how many were relabelled."""
+        wanted = {chunk.id: chunk for chunk in chunks}
+        changed: dict[str, dict[str, Any]] = {}
+        for stored, _ in self.read(list(wanted), with_vectors=False):
+            chunk = wanted[stored.id]
+            label = {"symbol": chunk.symbol, "heading": chunk.heading}
+            if any(stored.metadata.get(key, "") != value for key, value in label.items()):
+                changed[stored.id] = label
+        ids = list(changed)
+        for start in range(0, len(ids), _PAGE):
+            page = ids[start:start + _PAGE]
+            self.collection.update(ids=page, metadatas=[changed[id_] for id_ in page])
+        return len(ids)
+
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
         offset = 0

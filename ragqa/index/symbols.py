@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from ragqa.index.registry import ProjectRecord
 
 _CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type"})
+# What a capitalised word of prose may name: a class-like type, or an error value (`ErrNotFound`).
+_ERROR_KINDS = frozenset({"error", "raise"})  # where an error code is defined, where it is thrown
+_PROSE_KINDS = _CLASS_KINDS | _ERROR_KINDS
 _KIND_ORDER = {"class": 0, "struct": 0, "interface": 0, "trait": 0, "enum": 0, "type": 0,
-               "function": 1, "method": 2, "variable": 3}
+               "function": 1, "method": 2, "variable": 3, "error": 1, "raise": 1}
 MAX_AMBIGUOUS = 6  # a short name defined more often than this says little on its own
 
 
@@ -60,23 +63,37 @@ class SymbolTable:
         """Where `name` is defined, best match first.
 
         A dotted name matches a qualified name that ends with it (`requests.Session.send` finds
-        `Session.send`); a plain name matches definitions with that last part, classes and
-        functions before methods and variables. `classes_only` (for a capitalised word of
-        prose, `Timeout`) wants an exact-case class-like definition. A short name defined in
-        many places (`get`) finds nothing.
+        `Session.send`; Rust's `Walker::new` and Javadoc's `Gson#toJson` are dotted names too);
+        a plain name matches definitions with that last part, classes and functions before
+        methods and variables. `classes_only` (for a capitalised word of prose, `Timeout`)
+        wants an exact-case class-like definition or error value. A short name defined in many
+        places (`get`) finds nothing; an error code (kind `error` where it is defined, `raise`
+        where it is thrown) is found however often it is thrown.
         """
-        parts = name.strip("`()").split(".")
+        parts = name.strip("`()").replace("::", ".").replace("#", ".").split(".")
         for start in range(len(parts) - 1):
             found = self._qualified.get(".".join(parts[start:]).lower())
             if found:
                 return _ordered(found)
         found = self._short.get(parts[-1].lower(), [])
         if classes_only:
-            found = [s for s in found if s.kind in _CLASS_KINDS and s.short_name == parts[-1]]
+            found = [s for s in found if s.kind in _PROSE_KINDS and s.short_name == parts[-1]]
+        if any(s.kind in _ERROR_KINDS for s in found):
+            return _errors_first(found)
         if len(found) > MAX_AMBIGUOUS:
             top_level = [s for s in found if "." not in s.name]
             found = top_level if 0 < len(top_level) <= MAX_AMBIGUOUS else []
         return _ordered(found)
+
+
+def _errors_first(symbols: list[Symbol]) -> list[Symbol]:
+    """An error code's places: the first line that throws it, then where it is defined (its
+    message), then the other lines that throw it, then any other definition of the name."""
+    ordered = _ordered(symbols)
+    raises = [s for s in ordered if s.kind == "raise"]
+    defined = [s for s in ordered if s.kind == "error"]
+    others = [s for s in ordered if s.kind not in _ERROR_KINDS]
+    return (raises[:1] + defined + raises[1:])[:MAX_AMBIGUOUS] + others[:MAX_AMBIGUOUS]
 
 
 def _ordered(symbols: list[Symbol]) -> list[Symbol]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ragqa.chunking.languages import detect
+from ragqa.languages import by_grammar
 from ragqa.query import code_names
 from ragqa.report import Frame, Report
 from ragqa.retrieve.project import Filters, ProjectIndex
@@ -120,6 +122,16 @@ def fragments(message: str) -> list[str]:
     kept = [part.strip(" .!?") for part in parts if part]
     kept = [part for part in kept if len(part) >= MIN_FRAGMENT_CHARS and " " in part]
     return sorted(dict.fromkeys(kept), key=len, reverse=True)
+
+
+def raises(path: str, line: str) -> bool:
+    """Whether `line` of `path` throws, defines or logs a message: the common verbs, or one of
+    the error patterns of the file's language (`ragqa.languages`)."""
+    if _RAISES.search(line):
+        return True
+    language = by_grammar(detect(path)[0])
+    return language is not None and any(
+        re.search(pattern, line) for pattern in language.error_definitions + language.error_raises)
 
 
 def _verb(line: str) -> str:

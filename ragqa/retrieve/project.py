@@ -51,6 +51,7 @@ class ProjectIndex:
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
     memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
+    doc_chunks: set[str] = field(default_factory=set)  # code chunks that are mostly doc comment
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
     _by_file_name: dict[str, list[str]] = field(default_factory=dict)
@@ -67,8 +68,10 @@ class ProjectIndex:
         positions = {chunk_id: place for entry in record.files.values()
                      for place, chunk_id in enumerate(entry.chunks)}
         file_kinds = {path: entry.kind for path, entry in record.files.items()}
+        doc_chunks = {entry.chunks[place] for entry in record.files.values()
+                      for place in entry.doc_chunks if 0 <= place < len(entry.chunks)}
         return cls(record, store, lexical, SymbolTable.of(record), file_kinds, chunk_paths,
-                   positions, memory)
+                   positions, memory, doc_chunks)
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Stored chunks by id, from memory when the project is held there."""
@@ -166,6 +169,16 @@ class ProjectIndex:
             shown = ", ".join(folders[:12]) or "(only files at the top)"
             raise BadRequestError(f"no indexed file of {self.record.name} is under {prefix!r}; "
                                   f"its top-level folders are {shown}")
+
+    def packages(self, folders: Sequence[str]) -> dict[str, str]:
+        """A monorepo's packages: each subfolder of `folders` (`packages/server/`) by its name
+        (`server`), with its path prefix; its README and `docs/` are that package's docs."""
+        key = ("\0packages", *folders)
+        if key not in self._matches:
+            self._matches[key] = {f"{top}/{name}/" for top, name, *_ in
+                                  (path.split("/", 2) for path in self.file_kinds if path.count("/") >= 2)
+                                  if top in folders}
+        return {prefix.split("/")[1]: prefix for prefix in self._matches[key]}
 
     def has_prefix(self, prefix: str) -> bool:
         """Whether any indexed file is under the path `prefix`."""

@@ -20,6 +20,7 @@ running in another process never leaks half-written chunks into answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +30,10 @@ import numpy as np
 from ragqa.errors import ModelError, RagqaError
 from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
-from ragqa.query import Query
+from ragqa.query import Intent, Query
 from ragqa.report import Report
 from ragqa.retrieve.confidence import Confidence, assess
-from ragqa.retrieve.evidence import Evidence, gather
+from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
 from ragqa.retrieve.project import Filters, ProjectIndex
 from ragqa.retrieve.rerank import Reranker
@@ -40,6 +41,7 @@ from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
 EVIDENCE_CANDIDATES = 30
+TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
 FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
 
@@ -108,11 +110,14 @@ class Retriever:
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
                    settings.evidence_weight]
         fused = fuse(rankings, weights, settings.rrf_k)
-        fused = self._priors(project, query, fused, evidence)
+        packages = named_packages(project.packages(settings.package_folders), query.text)
+        testing = _testing_docs(project, query)
+        fused = self._priors(project, query, fused, evidence, packages, testing)
         fused = self._file_evidence(project, fused)
         best = max_fused(settings.rrf_k, [weight for weight, ranking in zip(weights, rankings, strict=True)
                                           if ranking])
-        best *= self._largest_prior(query, evidence) * (1 + 2 * settings.file_evidence)
+        best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * settings.file_evidence)
+        best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
@@ -179,19 +184,27 @@ class Retriever:
             for symbol in project.symbols.find(name, classes_only)[:3]:
                 if project.allowed(symbol.chunk_id, filters):
                     found[symbol.chunk_id] = max(found.get(symbol.chunk_id, 0.0), strength)
+        for chunk_id, strength in message_sites(project, query.messages, filters):
+            found[chunk_id] = max(found.get(chunk_id, 0.0), strength)
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
 
     def _priors(self, project: ProjectIndex, query: Query, fused: list[tuple[str, float]],
-                evidence: Evidence | None = None) -> list[tuple[str, float]]:
+                evidence: Evidence | None = None, packages: Sequence[str] = (),
+                testing: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """Shift scores by what the question asks for: docs or code; tests and changelogs down,
-        or up when the question is about them. A pasted report ranks docs — and the example code
-        kept with them — lower (unless it is about them), and a file it names or imports lifts
-        that file's chunks."""
+        or up when the question is about them (tests twice down for a question on how to test
+        one's own code). Code read like docs — `.d.ts` declarations, chunks that are mostly doc
+        comment — gains what docs gain, never loses. A pasted report ranks docs — and the
+        example code kept with them — lower (unless it is about them), and a file it names or
+        imports lifts that file's chunks. The files of a package the question names rise, and
+        so do docs about testing (`docs/testing.md`) for a question on how to test one's code."""
         settings = self.settings
         docs_bias = _docs_bias(settings, query)
         secondary = settings.secondary_weight or 1.0
+        tests = 1 / secondary if query.about_tests else secondary ** 2 if query.about_testing else secondary
+        api_docs = project.matching(settings.api_docs_paths)
         demoted: list[tuple[set[str], float]] = [
-            (project.matching(settings.test_paths), 1 / secondary if query.about_tests else secondary),
+            (project.matching(settings.test_paths) - api_docs, tests),
             (project.matching(settings.changelog_paths), 1 / secondary if query.about_changes else secondary)]
         report = _report(settings, query)
         examples = project.matching(settings.example_paths) if report is not None else set()
@@ -201,6 +214,12 @@ class Retriever:
             kind = project.file_kinds.get(path)
             if kind == "docs" or (report is not None and (kind != "code" or path in examples)):
                 score *= docs_bias
+            elif path in api_docs or chunk_id in project.doc_chunks:
+                score *= max(docs_bias, 1.0)
+            if packages and path.startswith(tuple(packages)):
+                score *= settings.package_lift
+            if path in testing:
+                score *= TESTING_DOCS_LIFT
             for paths, weight in demoted:
                 if path in paths:
                     score *= weight
@@ -209,13 +228,15 @@ class Retriever:
             shifted.append((chunk_id, score))
         return sorted(shifted, key=lambda item: -item[1])
 
-    def _largest_prior(self, query: Query, evidence: Evidence | None = None) -> float:
+    def _largest_prior(self, query: Query, evidence: Evidence | None = None, testing: bool = False
+                       ) -> float:
         """The largest factor `_priors` can apply for `query` (so that scores stay within 1)."""
         settings = self.settings
         promoted = 1 / (settings.secondary_weight or 1.0) if query.about_tests or query.about_changes else 1.0
         lifted = 1 + settings.evidence_weight * max(evidence.files.values(), default=0.0) * FILE_LIFT \
             if evidence is not None else 1.0
-        return max(1.0, _docs_bias(settings, query), promoted) * lifted
+        lift = TESTING_DOCS_LIFT if testing else 1.0
+        return max(1.0, _docs_bias(settings, query) * lift, promoted) * lifted
 
     def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]]
                        ) -> list[tuple[str, float]]:
@@ -271,6 +292,49 @@ def _docs_bias(settings: Settings, query: Query) -> float:
     if report is not None and not report.about_docs:
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
+
+
+def message_sites(project: ProjectIndex, messages: Sequence[str], filters: Filters
+                  ) -> list[tuple[str, float]]:
+    """The code chunks holding a message the question quotes (its fixed parts, as a format
+    string has them): fully where the line throws, defines or logs it (the language's error
+    patterns, `raise`, `throw`, `errors.New`, `#[error(…)]`), less where it only appears."""
+    found: list[tuple[str, float]] = []
+    for message in messages[:3]:
+        for fragment in fragments(message)[:2]:
+            for chunk_id, line, _ in project.find_phrase(fragment, filters):
+                path = project.chunk_paths.get(chunk_id, "")
+                if project.file_kinds.get(path) == "code":
+                    found.append((chunk_id, _DOTTED if raises(path, line) else _PLAIN))
+    return found
+
+
+def _testing_docs(project: ProjectIndex, query: Query) -> frozenset[str]:
+    """The docs about testing (`docs/testing.md`, `Guides/Testing.md`), for a how-to question on
+    testing one's own code; none for any other question."""
+    if not query.about_testing or query.intent != Intent.USAGE:
+        return frozenset()
+    return frozenset(path for path, kind in project.file_kinds.items()
+                     if kind == "docs" and "test" in path.lower())
+
+
+def named_packages(packages: dict[str, str], question: str) -> list[str]:
+    """The path prefixes of the packages `question` names: as `@scope/name`, `packages/name`,
+    in backticks, as "the name package" (or crate, module, plugin), with a project prefix
+    (`grep-searcher` for `crates/searcher`), or — for a name no word of prose could be
+    (`react-query`) — bare."""
+    named = []
+    for name, prefix in packages.items():
+        word = re.escape(name)
+        forms = [rf"@[\w.-]+/{word}\b", rf"\b{re.escape(prefix)}", rf"`{word}`",
+                 rf"\b{word}\s+(package|crate|module|plugin|library)\b"]
+        if re.search(r"[-_.]", name) and len(name) >= 4:
+            forms.append(rf"(?<![\w/-]){word}(?![\w-])")
+        if len(name) >= 5:  # a crate named after its folder with a prefix: `grep-searcher`
+            forms.append(rf"`?\b[a-z0-9]+-{word}`?(?![\w-])")
+        if any(re.search(form, question, re.IGNORECASE) for form in forms):
+            named.append(prefix)
+    return named
 
 
 def max_fused(rrf_k: int, weights: Sequence[float]) -> float:
