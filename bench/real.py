@@ -117,11 +117,14 @@ def main() -> None:
     parser.add_argument("--from", dest="local", action="append", default=[], metavar="OWNER/NAME=PATH",
                         help="clone this repository from a local copy (repeatable)")
     parser.add_argument("--split", choices=["all", "tune", "heldout"], default="all")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="only the sets of these projects (repeatable)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="a settings change for one run (repeatable)")
     parser.add_argument("--misses", action="store_true", help="list the questions missed at rank 1")
     args = parser.parse_args()
-    sets = headers(args.split)
+    sets = [(path, header) for path, header in headers(args.split)
+            if not args.only or project_name(header) in args.only]
     if args.ingest:
         if args.clones is None:
             parser.error("--ingest needs --clones")
