@@ -1,4 +1,4 @@
-"""`ragqa eval`: retrieval and answer quality on a question set (`../shared/eval/*.jsonl` format).
+"""`ragqa eval`: retrieval and answer quality on a question set (the `examples/questions/*.jsonl` format).
 
 A question set is a header line `{"repo", "commit", "url"}`, then one question per line
 `{"id", "question", "gold": [paths], "lines": {path: [start, end]}, "kind", "style"}`;
