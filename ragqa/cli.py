@@ -260,7 +260,8 @@ def _footer(answer: Answer) -> None:
 
 @app.command("eval")
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help="A question set (.jsonl), e.g. examples/questions/psf__requests.jsonl.")],
+    questions: Annotated[Path, typer.Argument(
+        help="A question set (.jsonl), e.g. examples/questions/psf__requests.jsonl.")],
     project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources per answer.")] = None,
     server: Annotated[str | None, typer.Option(help="Ask a ragqa server's /ask instead.")] = None,

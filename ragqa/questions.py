@@ -94,7 +94,8 @@ class GeneratedSet:
     notes: list[str] = field(default_factory=list)
 
     def eval_jsonl(self, project: str) -> str:
-        """The question-set format of `ragqa eval` (examples/questions/): a header line, then one question per line."""
+        """The question-set format of `ragqa eval` (examples/questions/): a header line, then one
+        question per line."""
         rows = [json.dumps({"repo": self.repo, "commit": self.commit, "url": self.url})]
         for number, item in enumerate(self.questions, 1):
             rows.append(json.dumps({
