@@ -4,6 +4,7 @@ every shell block marked runnable run as written against the real install."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ PLACEHOLDER = "path/to/your/project"  # the tour's `cd` target: the test's repos
 def runnable_blocks(page: Path) -> list[str]:
     """The shell blocks of `page` that directly follow a runnable marker."""
     tokens = MarkdownIt().parse(page.read_text(encoding="utf-8"))
-    return [token.content for before, token in zip(tokens, tokens[1:], strict=False)
+    return [token.content for before, token in itertools.pairwise(tokens)
             if before.type == "html_block" and before.content.startswith(MARKER)
             and token.type == "fence" and token.info.strip() in ("bash", "sh", "shell")]
 
@@ -36,7 +37,8 @@ BLOCKS = [(page.relative_to(ROOT).as_posix(), number, block) for page in PAGES
 
 
 def config_reference() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "scripts" / "config_reference.py")
+    script = ROOT / "scripts" / "config_reference.py"
+    spec = importlib.util.spec_from_file_location("config_reference", script)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
