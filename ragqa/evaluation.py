@@ -249,6 +249,18 @@ def git_files(repository: Path) -> FileReader:
     return read
 
 
+def any_files(readers: list[FileReader]) -> FileReader:
+    """A reader over several projects' files (a set asked of several projects): the first that
+    has the file at that commit."""
+    if len(readers) == 1:
+        return readers[0]
+
+    def read(path: str, commit: str) -> list[str] | None:
+        return next((lines for reader in readers if (lines := reader(path, commit)) is not None), None)
+
+    return read
+
+
 def folder_files(folder: Path) -> FileReader:
     """Read a file's lines in a plain folder (it has no commits)."""
     def read(path: str, commit: str) -> list[str] | None:

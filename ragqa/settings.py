@@ -184,6 +184,17 @@ class Settings(BaseSettings):
         0, ge=0, description="`ragqa serve` asks the projects' remotes for new commits this often (0: never; "
                              "for hosts without webhooks).")
 
+    def storage_origin(self) -> str:
+        """Where the storage folder is and why that one, for messages that find no project there."""
+        if self.chroma_url:
+            return f"the Chroma server at {self.chroma_url} (RAGQA_CHROMA_URL)"
+        if "storage_dir" in self.model_fields_set:
+            return f"{self.storage_dir} (set by RAGQA_STORAGE_DIR)"
+        if self.storage_dir.name == "storage":
+            return f"{self.storage_dir} (the nearest storage/ holding a ragqa index, found from {Path.cwd()})"
+        return (f"{self.storage_dir} (your user data folder: no storage/ folder holding a ragqa index "
+                f"in {Path.cwd()} or a parent; set RAGQA_STORAGE_DIR to use another)")
+
     @property
     def body_limit(self) -> int:
         """The largest request body accepted: `max_body_bytes`, else room for the longest question."""
