@@ -104,11 +104,12 @@ def ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
 ) -> None:
     """Index a repository or folder (again: only what changed is re-embedded)."""
-    from ragqa.ingest import Ingester, IngestRequest
+    from ragqa.ingest import Ingester, IngestRequest, nothing_left_on_failure
 
     progress = BarsProgress(verbose)
-    with progress.bars:
-        ingester = Ingester(Settings(), progress)
+    settings = Settings()
+    with progress.bars, nothing_left_on_failure(settings):
+        ingester = Ingester(settings, progress)
         summary = ingester.ingest(IngestRequest(
             source=source, name=name, ref=ref, web_url=web_url, include=include or None,
             exclude=exclude or None, audience=audience, instructions=instructions, replace=replace))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -89,6 +90,7 @@ def test_storage_is_found_like_git_finds_its_folder(tmp_path: Path, cli_env: dic
     asked = subprocess.run([sys.executable, "-m", "ragqa", "ask", "timeouts?"], env=env, cwd=elsewhere,
                            capture_output=True, text=True, timeout=120, check=False)
     assert asked.returncode == 1 and "no projects yet in" in asked.stderr
+    assert f"(your user data folder: no storage/ folder holding a ragqa index in {elsewhere}" in asked.stderr
     assert not (tmp_path / "xdg" / "ragqa").exists(), "reading never creates a storage folder"
     assert not (elsewhere / "storage").exists()
 
@@ -156,3 +158,54 @@ def test_http_errors_say_what_to_do(tmp_path: Path, repo: GitRepo) -> None:
         assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200
         models = httpx.get(f"{url}/v1/models").json()["data"]
         assert [model["id"] for model in models] == ["ragqa", "project:other", "project:sample"]
+
+
+def test_help_reads_well_and_asking_commands_share_options(cli_env: dict[str, str]) -> None:
+    """No `<bool>` after a flag, plain metavars, and the same --project and --top-k wherever a
+    command asks."""
+    env = {**cli_env, "COLUMNS": "200", "TERM": "dumb"}
+    for command in ("ask", "locate", "eval", "ingest", "check", "remove", "questions"):
+        shown = run_cli(env, command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        assert not re.search(r"<[a-z]|\{[a-z]", shown.stdout), shown.stdout  # <bool>, {question}
+        if command in ("ask", "locate", "eval"):
+            lines = shown.stdout.splitlines()
+            project = next(line for line in lines if "--project" in line)
+            top_k = next(line for line in lines if "--top-k" in line)
+            assert "NAME" in project and "repeat" in project and "default:" in top_k, shown.stdout
+
+
+def test_a_failed_first_ingest_leaves_nothing(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    storage = Path(cli_env["RAGQA_STORAGE_DIR"])
+    for source in ("./does-not-exist", "https://127.0.0.1:9/acme/gone.git"):
+        failed = subprocess.run([sys.executable, "-m", "ragqa", "ingest", source], env=cli_env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert failed.returncode == 1 and failed.stderr.startswith("error: "), failed.stderr
+        assert not storage.exists(), sorted(storage.rglob("*"))
+    checkout = tmp_path / "checkout"
+    (checkout / "storage").mkdir(parents=True)
+    (checkout / "storage" / ".ragqa").touch()
+    env = {key: value for key, value in cli_env.items() if key != "RAGQA_STORAGE_DIR"}
+    subprocess.run([sys.executable, "-m", "ragqa", "ingest", "./does-not-exist"], env=env, cwd=checkout,
+                   capture_output=True, text=True, timeout=120, check=False)
+    assert [path.name for path in (checkout / "storage").iterdir()] == [".ragqa"]
+    where = subprocess.run([sys.executable, "-m", "ragqa", "ask", "why?"], env=cli_env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert f"no projects yet in {storage} (set by RAGQA_STORAGE_DIR)" in where.stderr
+
+
+def test_remove_asks_unless_yes_and_verbose_names_redactions(repo: GitRepo, cli_env: dict[str, str]) -> None:
+    token = "ghp_" + "R8x2Lq7Vn4Tz9Kw1Hc6Jm3Pb5Ys0Ud8Fe2Ga"
+    repo.write("deploy.md", f"# Deploy\n\nexport GITHUB_TOKEN={token}\n").commit("deploy notes")
+    first = run_cli(cli_env, "ingest", str(repo.root))
+    assert first.returncode == 0 and "(-v names them)" in first.stdout, first.stdout + first.stderr
+    again = run_cli(cli_env, "ingest", "sample", "-v")  # nothing re-chunked: named from the record
+    assert again.returncode == 0 and "-v names them" not in again.stdout
+    assert "redacted in deploy.md" in again.stderr, again.stderr
+
+    refused = subprocess.run([sys.executable, "-m", "ragqa", "remove", "sample"], env=cli_env, text=True,
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "add --yes" in refused.stderr, refused.stderr
+    assert "sample" in run_cli(cli_env, "projects").stdout
+    removed = run_cli(cli_env, "remove", "sample", "--yes")
+    assert removed.returncode == 0 and "removed sample" in removed.stdout
