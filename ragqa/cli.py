@@ -333,7 +333,10 @@ def _print_report(report: Report) -> None:
 
     table = Table("", "n", *(SHORT_NAMES.get(m, m) for m in METRICS),
                   title=f"{report.project} @ {report.commit[:12]}", padding=(0, 1))
-    groups = [("all", report.overall), *report.by_kind.items(), *report.by_style.items()]
+    # a generated set marks its unanswerable questions by kind and by style alike: one row for both
+    styles = [(name, figures) for name, figures in report.by_style.items()
+              if report.by_kind.get(name) != figures]
+    groups = [("all", report.overall), *report.by_kind.items(), *styles]
     for name, figures in groups:
         table.add_row(name, f"{figures['questions']:g}", *(_figure(figures, m) for m in METRICS))
     console = out if out.is_terminal else Console(width=140)  # piped: don't squeeze to 80
