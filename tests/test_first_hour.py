@@ -156,8 +156,16 @@ def test_http_errors_say_what_to_do(tmp_path: Path, repo: GitRepo) -> None:
         assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
         assert "cdn" not in docs.text.lower()
         assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+        models = httpx.get(f"{url}/v1/models").json()["data"]  # two projects, no default: no `ragqa`
+        assert [model["id"] for model in models] == ["project:other", "project:sample"]
+        chosen = httpx.post(f"{url}/v1/chat/completions", json={
+            "model": models[0]["id"], "messages": [{"role": "user", "content": "timeouts?"}]})
+        assert chosen.status_code == 200, chosen.text
+    with LiveServer(create_app(settings.model_copy(update={"default_project": "sample"}))) as url:
         models = httpx.get(f"{url}/v1/models").json()["data"]
         assert [model["id"] for model in models] == ["ragqa", "project:other", "project:sample"]
+        assert httpx.post(f"{url}/v1/chat/completions", json={
+            "model": "ragqa", "messages": [{"role": "user", "content": "timeouts?"}]}).status_code == 200
 
 
 def test_help_reads_well_and_asking_commands_share_options(cli_env: dict[str, str]) -> None:
