@@ -62,7 +62,8 @@ def models(services: ServicesDep, caller: AskCaller) -> dict[str, Any]:
         len(records) == 1
     created = max((int(record.indexed_at.timestamp()) for record in records), default=0)
     listed = [_model(DEFAULT_MODEL, created)] if default else []
-    listed += [_model(f"{PROJECT_PREFIX}{record.name}", int(record.indexed_at.timestamp())) for record in records]
+    listed += [_model(f"{PROJECT_PREFIX}{record.name}", int(record.indexed_at.timestamp()))
+               for record in records]
     return {"object": "list", "data": listed}
 
 
