@@ -525,7 +525,15 @@ def feedback(
     from ragqa.feedback import FeedbackStore
     from ragqa.index import chroma_client
 
-    records = FeedbackStore(chroma_client(Settings())).voted()
+    settings = Settings()
+    if not settings.chroma_url and not settings.chroma_dir.exists():  # reading creates no store
+        if as_json:
+            print("[]")
+        else:
+            out.print(f"no votes yet in {settings.storage_origin()}", highlight=False, markup=False,
+                      soft_wrap=True)
+        return
+    records = FeedbackStore(chroma_client(settings)).voted()
     if as_json:
         print(json.dumps([record.model_dump(mode="json") for record in records]))
         return
@@ -616,6 +624,7 @@ def tune(
 ) -> None:
     """Fit the project's ranking weights and abstention threshold on a question set."""
     from ragqa.answer import Answerer
+    from ragqa.errors import ProjectNotFoundError
     from ragqa.evaluation import load
     from ragqa.index.registry import check_name
     from ragqa.ingest import Ingester
@@ -623,6 +632,9 @@ def tune(
 
     check_name(project)
     settings = Settings()
+    if project not in {record["name"] for record in projects_in(settings)}:  # before opening a store
+        raise ProjectNotFoundError(f"no project named {project!r} in {settings.storage_origin()} "
+                                   "(see `ragqa projects`)")
     if reset:
         reset_project(Ingester(settings), project)
         print(f"{project}: back to the default settings")
@@ -666,7 +678,7 @@ def projects(
     err.print(f"storage: {settings.storage_dir}", style="dim", highlight=False)
     if not records:
         out.print(f"no projects yet in {settings.storage_origin()}: run `ragqa ingest <git URL or path>`",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
         return
     if not out.is_terminal:  # piped: whole rows, tab-separated, never cut to a width
         for record in records:

@@ -200,6 +200,10 @@ def test_a_failed_first_ingest_leaves_nothing(tmp_path: Path, cli_env: dict[str,
     where = subprocess.run([sys.executable, "-m", "ragqa", "ask", "why?"], env=cli_env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=120, check=False)
     assert f"no projects yet in {storage} (set by RAGQA_STORAGE_DIR)" in where.stderr
+    for command in (["feedback"], ["tune", "x", "--reset"], ["remove", "x", "--yes"], ["locate", "x"]):
+        said = run_cli(cli_env, *command)
+        assert f"in {storage} (set by RAGQA_STORAGE_DIR)" in said.stdout + said.stderr, command
+    assert not storage.exists(), "reading commands create no store"
 
 
 def test_remove_asks_unless_yes_and_verbose_names_redactions(repo: GitRepo, cli_env: dict[str, str]) -> None:
