@@ -181,6 +181,8 @@ def test_help_reads_well_and_asking_commands_share_options(cli_env: dict[str, st
             project = next(line for line in lines if "--project" in line)
             top_k = next(line for line in lines if "--top-k" in line)
             assert "NAME" in project and "repeat" in project and "default:" in top_k, shown.stdout
+    assert "The question, in quotes" in run_cli(env, "ask", "--help").stdout  # arguments keep their help
+    assert "The project to delete" in run_cli(env, "remove", "--help").stdout
 
 
 def test_a_failed_first_ingest_leaves_nothing(tmp_path: Path, cli_env: dict[str, str]) -> None:
