@@ -223,3 +223,22 @@ def test_remove_asks_unless_yes_and_verbose_names_redactions(repo: GitRepo, cli_
     assert "sample" in run_cli(cli_env, "projects").stdout
     removed = run_cli(cli_env, "remove", "sample", "--yes")
     assert removed.returncode == 0 and "removed sample" in removed.stdout
+
+
+def test_locate_and_eval_take_several_projects(tmp_path: Path, repo: GitRepo,
+                                               cli_env: dict[str, str]) -> None:
+    assert run_cli(cli_env, "ingest", str(repo.root)).returncode == 0
+    assert run_cli(cli_env, "ingest", str(repo.root), "--name", "other").returncode == 0
+    both = ["--project", "sample", "--project", "other", "--json"]
+    located = run_cli(cli_env, "locate", "retry backoff", *both)
+    assert located.returncode == 0, located.stderr
+    assert [location["project"] for location in json.loads(located.stdout)] == ["sample", "other"]
+    every = run_cli(cli_env, "locate", "retry backoff", "--project", "*")
+    assert every.returncode == 0 and "## other" in every.stdout and "## sample" in every.stdout
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"repo": "acme/sample", "commit": "x", "url": ""}) + "\n" + json.dumps(
+        {"id": "q1", "question": "How do I retry with backoff?", "gold": ["src/sample/http.py"], "lines": {}})
+        + "\n")
+    evaluated = run_cli(cli_env, "eval", str(questions), *both)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["overall"]["invalid_links"] == 0
