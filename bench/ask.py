@@ -3,7 +3,7 @@
     python bench/ask.py --storage STORAGE_DIR --project NAME [--questions FILE.jsonl] [--rounds 5]
 
 Uses an index built beforehand (`ragqa ingest`), asks every question of the question file
-(default: ../shared/eval/psf__requests.jsonl) `--rounds` times through one warm `Answerer`
+(default: examples/questions/psf__requests.jsonl) `--rounds` times through one warm `Answerer`
 (model loaded, as in `ragqa serve`) and prints p50/p95/max of the total and of each stage, then
 times one fresh `ragqa ask` process, start-up and model load included.
 """
@@ -25,7 +25,7 @@ from ragqa.answer import Answerer
 from ragqa.evaluation import load
 from ragqa.settings import Settings
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "psf__requests.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "questions" / "psf__requests.jsonl"
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "psf__requests.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "questions" / "psf__requests.jsonl"
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -23,10 +23,12 @@ from ragqa.evaluation import QuestionResult, evaluate, load, summarise
 from ragqa.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared" / "eval"
+# The dev set ships in examples/; a team checkout may keep a newer copy beside the repository.
+_BESIDE = HERE.parents[1] / "shared" / "eval" / "psf__requests.jsonl"
+DEV_SET = _BESIDE if _BESIDE.is_file() else HERE.parent / "examples" / "questions" / "psf__requests.jsonl"
 # (name, project, question file, role): role "tuning" sets may guide defaults, "held-out" never.
 SETS: list[tuple[str, str, Path, str]] = [
-    ("requests (dev)", "requests", SHARED / "psf__requests.jsonl", "tuning"),
+    ("requests (dev)", "requests", DEV_SET, "tuning"),
     ("requests plain-English unanswerable", "requests",
      HERE / "questions" / "psf__requests-unanswerable.jsonl", "tuning"),
     ("httpx", "httpx", HERE / "questions" / "encode__httpx.jsonl", "tuning"),

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from ragqa.remote import RemoteAnswerer
     from ragqa.tune import TuneReport
 
+PROJECT_HELP = "Project to ask (default: the only one); repeat it to ask several, '*' asks every one."
+TOP_K_DEFAULT = "5 or RAGQA_TOP_K"  # shown in --help: None means "the configured default"
+
 app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True, soft_wrap=True)  # one line per message: the terminal wraps, not rich
@@ -101,11 +104,12 @@ def ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
 ) -> None:
     """Index a repository or folder (again: only what changed is re-embedded)."""
-    from ragqa.ingest import Ingester, IngestRequest
+    from ragqa.ingest import Ingester, IngestRequest, nothing_left_on_failure
 
     progress = BarsProgress(verbose)
-    with progress.bars:
-        ingester = Ingester(Settings(), progress)
+    settings = Settings()
+    with progress.bars, nothing_left_on_failure(settings):
+        ingester = Ingester(settings, progress)
         summary = ingester.ingest(IngestRequest(
             source=source, name=name, ref=ref, web_url=web_url, include=include or None,
             exclude=exclude or None, audience=audience, instructions=instructions, replace=replace))
@@ -119,40 +123,39 @@ def ingest(
         f"{f', {summary.renamed} renamed' if summary.renamed else ''}; "
         f"{summary.skipped} skipped), {summary.embedded} embedded"
         f"{f' ({summary.reused} reused from other projects of this source)' if summary.reused else ''}"
-        f" in {summary.seconds:.1f} s ({rate:.1f} chunks/s){_redactions(summary.redacted)}")
+        f" in {summary.seconds:.1f} s ({rate:.1f} chunks/s){_redactions(summary.redacted, verbose)}")
+    if verbose:
+        for path, count in sorted(summary.redacted.items()):
+            err.print(f"  {count} secret{'s' * (count > 1)} redacted in {path}",
+                      markup=False, highlight=False)
 
 
-def _redactions(redacted: dict[str, int]) -> str:
+def _redactions(redacted: dict[str, int], verbose: bool) -> str:
     if not redacted:
         return ""
     total = sum(redacted.values())
     return (f"; {total} secret{'s' * (total > 1)} redacted in {len(redacted)} "
-            f"file{'s' * (len(redacted) > 1)} (-v names them)")
+            f"file{'s' * (len(redacted) > 1)}{'' if verbose else ' (-v names them)'}")
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(
         help="The question, in quotes; - reads it from stdin (a pasted issue, traceback or log).")],
-    project: Annotated[list[str] | None, typer.Option(
-        help="Project to ask (default: the only one); repeat it to ask several, '*' asks every one.")
-    ] = None,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources to build on.")] = None,
+    project: Annotated[list[str] | None, typer.Option(metavar="NAME", help=PROJECT_HELP)] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, show_default=TOP_K_DEFAULT,
+                                              help="Sources to build on.")] = None,
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
     only: Annotated[str | None, typer.Option(help="Only 'code' or only 'docs'.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer contract as JSON.")] = False,
 ) -> None:
     """Answer a question about indexed projects, with links to the exact lines."""
     from ragqa.answer import Answerer
-    from ragqa.index.registry import check_name
     from ragqa.retrieve import Filters
 
     if only not in (None, "code", "docs"):
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
-    for name in project or []:
-        if name != "*":
-            check_name(name)
-    chosen: str | list[str] | None = project[0] if project and len(project) == 1 else project or None
+    chosen = _chosen(project)
     settings = Settings()
     question = _text_argument(question, settings.max_question_chars)
     answerer = Answerer(settings)
@@ -168,25 +171,48 @@ def ask(
 def locate(
     text: Annotated[str, typer.Argument(
         help="An issue, traceback, log or question, in quotes; - reads it from stdin.")],
-    project: Annotated[str | None, typer.Option(help="Project to search (default: the only one).")] = None,
+    project: Annotated[list[str] | None, typer.Option(
+        metavar="NAME", help="Project to search (default: the only one); repeat it to search several, "
+                             "'*' searches every one.")] = None,
     top_k: Annotated[int, typer.Option(min=1, max=50, help="Files to list.")] = 10,
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the location contract as JSON.")] = False,
 ) -> None:
     """Where to change the code for an issue or a traceback: files, then functions, with reasons."""
     from ragqa.answer import Answerer
-    from ragqa.index.registry import check_name
     from ragqa.retrieve import Filters
 
-    if project is not None:
-        check_name(project)
+    chosen = _chosen(project)
     settings = Settings()
     text = _text_argument(text, settings.max_question_chars)
-    location = Answerer(settings, llm=None).locate(text, project, top_k, Filters(path_prefix=path))
-    if as_json:
-        print(location.model_dump_json())
+    answerer = Answerer(settings, llm=None)
+    names = _project_names(answerer, chosen)
+    locations = [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
+    if as_json:  # one object for one project, as before; a list for several
+        print(locations[0].model_dump_json() if len(locations) == 1 else
+              "[" + ",".join(location.model_dump_json() for location in locations) + "]")
         return
-    _print_location(location)
+    for location in locations:
+        if len(locations) > 1:
+            print(f"## {location.project}")
+        _print_location(location)
+
+
+def _chosen(project: list[str] | None) -> str | list[str] | None:
+    """The `--project` options as the services take them: none, one name, or several (`*`: all)."""
+    from ragqa.index.registry import check_name
+
+    for name in project or []:
+        if name != "*":
+            check_name(name)
+    return project[0] if project and len(project) == 1 else project or None
+
+
+def _project_names(answerer: Answerer, chosen: str | list[str] | None) -> list[str | None]:
+    """One project name per search, for commands that search projects one at a time."""
+    if chosen is None or (isinstance(chosen, str) and chosen != "*"):
+        return [chosen]
+    return [index.record.name for index in answerer.projects_for(chosen)]
 
 
 def _text_argument(value: str, limit: int) -> str:
@@ -260,10 +286,13 @@ def _footer(answer: Answer) -> None:
 
 @app.command("eval")
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help="A question set (.jsonl, ../shared/eval format).")],
-    project: Annotated[str | None, typer.Option(help="Project to ask (default: the only one).")] = None,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Sources per answer.")] = None,
-    server: Annotated[str | None, typer.Option(help="Ask a ragqa server's /ask instead.")] = None,
+    questions: Annotated[Path, typer.Argument(
+        help="A question set (.jsonl), e.g. examples/questions/psf__requests.jsonl.")],
+    project: Annotated[list[str] | None, typer.Option(metavar="NAME", help=PROJECT_HELP)] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, show_default=TOP_K_DEFAULT,
+                                              help="Sources per answer.")] = None,
+    server: Annotated[str | None, typer.Option(metavar="URL", help="Ask a ragqa server's /ask instead.")
+                      ] = None,
     token: Annotated[str | None, typer.Option(envvar="RAGQA_TOKEN", help="Token for --server.")] = None,
     repo: Annotated[Path | None, typer.Option(
         help="With --server: a local git checkout to check links' line ranges against.")] = None,
@@ -275,17 +304,19 @@ def evaluate(
     from ragqa import evaluation
     from ragqa.remote import RemoteAnswerer
 
+    chosen = _chosen(project)
     question_set = evaluation.load(questions, Settings().max_input_file_bytes)
     answerer = _answerer(server, token)
     if isinstance(answerer, RemoteAnswerer):
         counter = evaluation.git_files(repo) if repo else None
     else:
-        record = answerer.project(project).record
-        project = record.name
-        counter = evaluation.files_for(record, answerer.settings)
+        indexes = answerer.projects_for(chosen)
+        chosen = indexes[0].record.name if len(indexes) == 1 else [index.record.name for index in indexes]
+        counter = evaluation.any_files([evaluation.files_for(index.record, answerer.settings)
+                                        for index in indexes])
 
     def ask(question: str) -> Answer:
-        return answerer.ask(question, project, top_k)
+        return answerer.ask(question, chosen, top_k)
 
     report = evaluation.evaluate(question_set, ask, counter, str(questions))
     if as_json:
@@ -302,7 +333,10 @@ def _print_report(report: Report) -> None:
 
     table = Table("", "n", *(SHORT_NAMES.get(m, m) for m in METRICS),
                   title=f"{report.project} @ {report.commit[:12]}", padding=(0, 1))
-    groups = [("all", report.overall), *report.by_kind.items(), *report.by_style.items()]
+    # a generated set marks its unanswerable questions by kind and by style alike: one row for both
+    styles = [(name, figures) for name, figures in report.by_style.items()
+              if report.by_kind.get(name) != figures]
+    groups = [("all", report.overall), *report.by_kind.items(), *styles]
     for name, figures in groups:
         table.add_row(name, f"{figures['questions']:g}", *(_figure(figures, m) for m in METRICS))
     console = out if out.is_terminal else Console(width=140)  # piped: don't squeeze to 80
@@ -491,7 +525,15 @@ def feedback(
     from ragqa.feedback import FeedbackStore
     from ragqa.index import chroma_client
 
-    records = FeedbackStore(chroma_client(Settings())).voted()
+    settings = Settings()
+    if not settings.chroma_url and not settings.chroma_dir.exists():  # reading creates no store
+        if as_json:
+            print("[]")
+        else:
+            out.print(f"no votes yet in {settings.storage_origin()}", highlight=False, markup=False,
+                      soft_wrap=True)
+        return
+    records = FeedbackStore(chroma_client(settings)).voted()
     if as_json:
         print(json.dumps([record.model_dump(mode="json") for record in records]))
         return
@@ -582,6 +624,7 @@ def tune(
 ) -> None:
     """Fit the project's ranking weights and abstention threshold on a question set."""
     from ragqa.answer import Answerer
+    from ragqa.errors import ProjectNotFoundError
     from ragqa.evaluation import load
     from ragqa.index.registry import check_name
     from ragqa.ingest import Ingester
@@ -589,6 +632,9 @@ def tune(
 
     check_name(project)
     settings = Settings()
+    if project not in {record["name"] for record in projects_in(settings)}:  # before opening a store
+        raise ProjectNotFoundError(f"no project named {project!r} in {settings.storage_origin()} "
+                                   "(see `ragqa projects`)")
     if reset:
         reset_project(Ingester(settings), project)
         print(f"{project}: back to the default settings")
@@ -631,8 +677,8 @@ def projects(
         return
     err.print(f"storage: {settings.storage_dir}", style="dim", highlight=False)
     if not records:
-        out.print(f"no projects yet in {settings.storage_dir}: run `ragqa ingest <git URL or path>`",
-                  highlight=False)
+        out.print(f"no projects yet in {settings.storage_origin()}: run `ragqa ingest <git URL or path>`",
+                  highlight=False, markup=False, soft_wrap=True)
         return
     if not out.is_terminal:  # piped: whole rows, tab-separated, never cut to a width
         for record in records:
@@ -652,12 +698,28 @@ def projects(
 
 
 @app.command()
-def remove(name: Annotated[str, typer.Argument(help="The project to delete.")]) -> None:
-    """Delete a project and everything stored for it."""
+def remove(
+    name: Annotated[str, typer.Argument(help="The project to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a project and everything stored for it (asks first, unless --yes)."""
+    from ragqa.errors import ProjectNotFoundError
+    from ragqa.index.registry import check_name
     from ragqa.ingest import Ingester
 
-    Ingester(Settings()).remove(name)
-    out.print(f"removed {name}")
+    check_name(name)
+    settings = Settings()
+    if name not in {record["name"] for record in projects_in(settings)}:
+        raise ProjectNotFoundError(f"no project named {name!r} in {settings.storage_origin()} "
+                                   "(see `ragqa projects`)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise RagqaError(f"`ragqa remove {name}` deletes the project and its index: add --yes to "
+                             "confirm (there is no terminal to ask on)")
+        if not typer.confirm(f"Delete {name} and everything stored for it?", default=False, err=True):
+            _fail("nothing removed")
+    Ingester(settings).remove(name)
+    out.print(f"removed {name}", highlight=False, markup=False)
 
 
 def _behind(record: dict[str, Any]) -> str:

@@ -7,10 +7,16 @@ out):
 - **names** in inline code: a dotted name rooted at one of the project's own top-level packages
   (`requests.Session.send`), a member of one of its classes (`Session.send()`), and the targets of
   reStructuredText roles (:func:`merge_setting`): each must be defined (the symbol table), or be
-  a name its module defines or imports;
+  a name its module defines or imports; a method reached through a constructor call
+  (`Timeout().connect_only(2.0)`) is checked as `Timeout.connect_only`, and a host name
+  (`ragqa.example.com`) is not a name;
 - **settings and options**: an environment variable with the project's prefix (`HTTPX_LOG_LEVEL`),
   and the `--options` of a command line that starts with the project's own command (`ragqa ask
-  --top-k 3`), must occur in the code;
+  --top-k 3`), must occur in the code — literally, or as the code declares them without writing
+  them out: the fields of a pydantic-settings model with an `env_prefix` (`RAGQA_TOP_K` for
+  `top_k` under `env_prefix="RAGQA_"`, or a field's `alias`), and the parameters of typer
+  commands (`audience: Annotated[str, typer.Option()]` is `--audience`), read from the code's
+  syntax tree (`ragqa.drift_code`);
 - **relative links** in Markdown: the file (or folder) must exist at the commit, and a `#anchor`
   into a Markdown file must name one of its headings (GitHub's slugs);
 - **imports** in fenced Python snippets: `from pkg.mod import name` of the project's own
@@ -27,6 +33,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ragqa.drift_code import DeclaredNames, declared_names
 from ragqa.index import StoredChunk
 from ragqa.index.lexical import tokenize
 from ragqa.links import permalink
@@ -47,6 +54,9 @@ _SKIP_LINKS = ("http:", "https:", "mailto:", "ftp:", "#", "/", "data:", "tel:", 
 _DOC_SUFFIXES = (".md", ".markdown", ".rst", ".txt")
 _NOT_LIBRARY = ("examples/", "example/", "doc/", "docs/", "benchmarks/", "bench/")
 _BUILTINS = frozenset(dir(builtins))
+# the last label of a host name in docs (`ragqa.example.com`, `api.internal`), never a Python name
+_HOST_ENDINGS = frozenset({"com", "org", "net", "io", "dev", "app", "ai", "co", "example", "test", "local",
+                           "localhost", "internal", "corp", "edu", "gov", "invalid", "lan"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class DriftChecker:
         self.code_terms = index.lexical.chunk_terms(code_ids)
         self._code_ids = code_ids
         self._texts: dict[str, str] | None = None
+        self._declared: DeclaredNames | None = None
 
     def check(self) -> list[Drift]:
         """Every unresolved reference of the project's docs, by file and line."""
@@ -116,19 +127,47 @@ class DriftChecker:
             yield from self._snippet(path, block)
 
     def _reference(self, path: str, line: int, reference: str) -> Iterator[Drift]:
-        called = _CALLED.match(reference.strip())
-        name = (called.group(1) if called else reference.strip()).lstrip("~")
+        name = self._called_name(reference.strip()).lstrip("~")
         words = reference.split()
         if len(words) > 1 and words[0] in self.commands:
             for option in (word.split("=")[0] for word in words[1:] if _OPTION.match(word.split("=")[0])):
-                if not self._in_code(option):
+                if option not in self._names().options and not self._in_code(option):
                     yield self._drift(path, line, option, "option", f"`{option}` appears nowhere in the code")
         elif _ENV.match(reference) and reference.split("_")[0].lower() in self.commands:
-            if not self._in_code(reference):
+            if reference.upper() not in self._names().settings and not self._in_code(reference):
                 yield self._drift(path, line, reference, "setting", f"`{reference}` appears nowhere in "
                                                                    "the code")
-        elif _DOTTED.match(name) and self._ours(name) and not self._resolves(name):
+        elif _DOTTED.match(name) and not _host_name(name) and self._ours(name) and not self._resolves(name):
             yield self._drift(path, line, reference, "name", f"`{name}` is not defined in the code")
+
+    def _called_name(self, reference: str) -> str:
+        """The name a reference calls: `Session.send()` → `Session.send`; through a constructor of
+        one of the project's classes, the method (`Timeout().connect_only(2.0)` →
+        `Timeout.connect_only`); otherwise what the first call returns is unknown, so the name
+        stops there (`requests.get(url).json()` → `requests.get`). Not a call: the reference."""
+        if not _CALLED.match(reference):
+            return reference
+        name, text = "", reference
+        while (opened := text.find("(")) >= 0:
+            head, closed = text[:opened], _closing(text, opened)
+            rest = text[closed + 1:] if closed is not None else ""
+            if not (rest.startswith(".") and self._is_class(head.rsplit(".", 1)[-1])):
+                return name + head
+            name, text = name + head, rest
+        return name + text
+
+    def _is_class(self, short_name: str) -> bool:
+        return any(symbol.kind == "class" and symbol.short_name == short_name
+                   for symbol in self.index.symbols.find(short_name))
+
+    def _names(self) -> DeclaredNames:
+        """Settings and options the project's Python code declares without writing them out."""
+        if self._declared is None:
+            sources = [self.index.read_lines(path, 1, 10**9)[0]
+                       for path, kind in self.index.file_kinds.items()
+                       if kind == "code" and path.endswith(".py") and path not in self.not_library]
+            self._declared = declared_names(sources)
+        return self._declared
 
     def _ours(self, dotted: str) -> bool:
         """A dotted name rooted at the project's package or at one of its library classes (not a
@@ -157,8 +196,11 @@ class DriftChecker:
             module = self.index.module_path(".".join(parts[:cut]))
             if module is not None:
                 rest = parts[cut:]
-                return bool(self.index.symbols.find(".".join(rest))) or \
-                    re.search(rf"\b{re.escape(rest[0])}\b", self._text(module)) is not None
+                if self.index.symbols.find(".".join(rest)):
+                    return True
+                if len(rest) > 1 and self._is_class(rest[0]):
+                    return False  # a member of one of the project's classes, as `Session.send` is
+                return re.search(rf"\b{re.escape(rest[0])}\b", self._text(module)) is not None
         return False
 
     def _links(self, path: str, line: int, text: str) -> Iterator[Drift]:
@@ -257,6 +299,20 @@ def github_slug(heading: str) -> str:
     text = re.sub(r"`|\*\*|__|<[^>]+>", "", heading).strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
+
+
+def _host_name(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].lower() in _HOST_ENDINGS
+
+
+def _closing(text: str, opened: int) -> int | None:
+    """The index of the parenthesis that closes the one at `opened`, if any."""
+    depth = 0
+    for position in range(opened, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[position], 0)
+        if depth == 0:
+            return position
+    return None
 
 
 def _inline(line: str, markdown: bool) -> list[str]:

@@ -1,4 +1,4 @@
-"""`ragqa eval`: retrieval and answer quality on a question set (`../shared/eval/*.jsonl` format).
+"""`ragqa eval`: retrieval and answer quality on a question set (the `examples/questions/*.jsonl` format).
 
 A question set is a header line `{"repo", "commit", "url"}`, then one question per line
 `{"id", "question", "gold": [paths], "lines": {path: [start, end]}, "kind", "style"}`;
@@ -245,6 +245,18 @@ def git_files(repository: Path) -> FileReader:
             text = shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else None
             cache[path, commit] = None if text is None else split_lines(text)
         return cache[path, commit]
+
+    return read
+
+
+def any_files(readers: list[FileReader]) -> FileReader:
+    """A reader over several projects' files (a set asked of several projects): the first that
+    has the file at that commit."""
+    if len(readers) == 1:
+        return readers[0]
+
+    def read(path: str, commit: str) -> list[str] | None:
+        return next((lines for reader in readers if (lines := reader(path, commit)) is not None), None)
 
     return read
 

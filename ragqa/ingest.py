@@ -56,7 +56,7 @@ from ragqa.index import (
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
 from ragqa.index.leases import Leases
 from ragqa.index.registry import check_name
-from ragqa.settings import Settings
+from ragqa.settings import STORAGE_PARTS, Settings
 from ragqa.sources import (
     FileFilter,
     Snapshot,
@@ -141,6 +141,25 @@ class _Counts:
     updated: int = 0
     deleted: int = 0
     renamed: int = 0
+
+
+@contextmanager
+def nothing_left_on_failure(settings: Settings) -> Iterator[None]:
+    """Around a command that may create the embedded store: when there was no index in the storage
+    folder before and the command fails (a missing folder, an unreachable URL, Ctrl-C), what it
+    created — the folder itself, or its parts inside a `storage/` that held only the marker — is
+    removed again, so a failed first ingest leaves nothing behind. An existing index is never
+    touched: its projects survive any failed ingest by design (records commit last)."""
+    folder = settings.storage_dir
+    first = not settings.chroma_url and not settings.chroma_dir.exists()  # no index here yet
+    made = [folder] if not folder.exists() else [folder / part for part in STORAGE_PARTS
+                                                 if not (folder / part).exists()]
+    try:
+        yield
+    except BaseException:
+        for path in made if first else []:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 class Ingester:

@@ -94,7 +94,8 @@ class GeneratedSet:
     notes: list[str] = field(default_factory=list)
 
     def eval_jsonl(self, project: str) -> str:
-        """The `../shared/eval` format: a header line, then one question per line."""
+        """The question-set format of `ragqa eval` (examples/questions/): a header line, then one
+        question per line."""
         rows = [json.dumps({"repo": self.repo, "commit": self.commit, "url": self.url})]
         for number, item in enumerate(self.questions, 1):
             rows.append(json.dumps({
@@ -190,8 +191,7 @@ class QuestionWriter:
 
     def _offline(self, index: ProjectIndex, count: int, dedup: Deduplicator, result: GeneratedSet,
                  progress: Callable[[int], None] | None) -> None:
-        wanted = max(1, round(count * UNANSWERABLE_SHARE)) if count >= 4 else 0
-        unanswerable = unanswerable_questions(index, wanted)
+        unanswerable = _unanswerable_share(index, count)
         answerable = count - len(unanswerable)
         for item in _interleave(list(offline_questions(index, self.settings))):
             if len(result.questions) >= answerable:
@@ -200,17 +200,25 @@ class QuestionWriter:
                 result.questions.append(item)
                 if progress:
                     progress(1)
-        for item in unanswerable:
-            if len(result.questions) < count and dedup.add(item.question):
-                result.questions.append(item)
-                if progress:
-                    progress(1)
+        _add_unanswerable(result, unanswerable, count, dedup, progress)
         if len(result.questions) < count:
             result.notes.append(f"the repository's structure gave {len(result.questions)} distinct "
                                 f"questions, not {count}")
 
     def _self_instruct(self, index: ProjectIndex, count: int, seeds: Sequence[str], dedup: Deduplicator,
                        result: GeneratedSet, progress: Callable[[int], None] | None) -> None:
+        assert self.llm is not None
+        unanswerable = _unanswerable_share(index, count)  # as offline: a set that can calibrate abstention
+        try:
+            self._ask_model(index, count - len(unanswerable), seeds, dedup, result, progress)
+        finally:
+            _add_unanswerable(result, unanswerable, count, dedup, progress)
+        if len(result.questions) < count:
+            result.notes.append(f"the project's passages gave {len(result.questions)} questions, not {count}")
+
+    def _ask_model(self, index: ProjectIndex, count: int, seeds: Sequence[str], dedup: Deduplicator,
+                   result: GeneratedSet, progress: Callable[[int], None] | None) -> None:
+        """Up to `count` answerable questions from the model, passage by passage."""
         assert self.llm is not None
         offline = _interleave(list(offline_questions(index, self.settings)))
         pool = list(seeds) or [item.question for item in offline[:8]] or ["What does this project do?"]
@@ -235,8 +243,20 @@ class QuestionWriter:
                     result.questions.append(_gold(index, chunk, question, "generated"))
                     if progress:
                         progress(1)
-        if len(result.questions) < count:
-            result.notes.append(f"the project's passages gave {len(result.questions)} questions, not {count}")
+
+
+def _unanswerable_share(index: ProjectIndex, count: int) -> list[Generated]:
+    """About `UNANSWERABLE_SHARE` of a set of `count`: questions the project cannot answer."""
+    return unanswerable_questions(index, max(1, round(count * UNANSWERABLE_SHARE)) if count >= 4 else 0)
+
+
+def _add_unanswerable(result: GeneratedSet, unanswerable: list[Generated], count: int, dedup: Deduplicator,
+                      progress: Callable[[int], None] | None) -> None:
+    for item in unanswerable:
+        if len(result.questions) < count and dedup.add(item.question):
+            result.questions.append(item)
+            if progress:
+                progress(1)
 
 
 QUESTIONS_PER_PASSAGE = 5

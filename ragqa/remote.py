@@ -18,7 +18,8 @@ class RemoteAnswerer:
         self._client = httpx.Client(base_url=self.server, timeout=timeout,
                                     headers={"Authorization": f"Bearer {token}"} if token else {})
 
-    def ask(self, question: str, project: str | None = None, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, project: str | list[str] | None = None, top_k: int | None = None) -> Answer:
+        """`project` as `POST /ask` takes it: a name, several names, or `"*"`."""
         import httpx
 
         body: dict[str, Any] = {"question": question}

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     storage_dir: Path = Field(
         default_factory=lambda: find_storage(Path.cwd()),
+        json_schema_extra={"shown_default": "found: ./storage or a parent's, else the user data folder"},
         description="Clones, the embedded Chroma, keyword indexes, locks. Unset: a `storage/` holding "
                     "a ragqa index in this folder or a parent, else the user data folder.")
     chroma_url: str | None = Field(
@@ -29,14 +30,17 @@ class Settings(BaseSettings):
     embed_model: str | None = Field(
         None, description="Model name for the backend (local: a path; openai: a model id)."
     )
-    embed_batch_size: int = Field(32, ge=1, le=2048)
+    embed_batch_size: int = Field(32, ge=1, le=2048, description="Texts per embedding call.")
     embed_concurrency: int = Field(
         4, ge=1, le=64,
         description="Batches in flight at once to a remote embeddings server (openai backend).")
     onnx_dir: Path | None = Field(
         None, description="Where the local model's one-time ONNX export is kept (default storage/models).")
-    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias="OPENAI_API_KEY",
+        description="OpenAI's key: the openai embedder, and the model when RAGQA_LLM_API_KEY is unset.")
+    openai_base_url: str | None = Field(
+        None, validation_alias="OPENAI_BASE_URL", description="Base URL of the openai embedder's server.")
 
     max_file_bytes: int = Field(1_000_000, ge=1, description="Larger files are skipped.")
     redact_secrets: bool = Field(
@@ -147,9 +151,9 @@ class Settings(BaseSettings):
         None, description="An OpenAI-compatible server: Ollama, vLLM, llama.cpp (…/v1).")
     llm_api_key: SecretStr | None = Field(None, description="Key for llm_base_url; else OPENAI_API_KEY.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for the model, per attempt.")
-    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
     llm_stream: bool = Field(True, description="Stream from the model (off for servers that cannot).")
-    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="The model's sampling temperature.")
     llm_context_window: int = Field(8_192, ge=1_024, description="The model's window, in tokens.")
     llm_answer_tokens: int = Field(700, ge=64, description="Tokens kept free for the answer.")
     prompts_dir: Path | None = Field(
@@ -157,7 +161,7 @@ class Settings(BaseSettings):
                           "it lacks comes from the ones packaged with ragqa.")
 
     host: str = Field("127.0.0.1", description="Where `ragqa serve` listens.")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="The port `ragqa serve` listens on.")
     ask_tokens: SecretStr | None = Field(
         None, description="Comma-separated bearer tokens that may ask (POST /ask, chat completions).")
     admin_tokens: SecretStr | None = Field(
@@ -178,9 +182,14 @@ class Settings(BaseSettings):
     allow_local_sources: bool = Field(
         False, description="Let the HTTP API ingest local paths and file:// URLs (admin only).")
 
-    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias="SLACK_BOT_TOKEN", description="The Slack bot's xoxb- token.")
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias="SLACK_APP_TOKEN",
+        description="An xapp- token with connections:write, for `ragqa slack` (Socket Mode).")
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias="SLACK_SIGNING_SECRET",
+        description="Mounts the bot at /slack/events under `ragqa serve` and checks Slack's signatures.")
     slack_channel_projects: dict[str, str | list[str]] = Field(
         default_factory=dict, description='Channel id → project(s), as JSON: {"C0123": "requests", '
                                           '"C0456": ["billing", "api"]} ("*": every project).')
@@ -190,6 +199,17 @@ class Settings(BaseSettings):
     refresh_interval_s: float = Field(
         0, ge=0, description="`ragqa serve` asks the projects' remotes for new commits this often (0: never; "
                              "for hosts without webhooks).")
+
+    def storage_origin(self) -> str:
+        """Where the storage folder is and why that one, for messages that find no project there."""
+        if self.chroma_url:
+            return f"the Chroma server at {self.chroma_url} (RAGQA_CHROMA_URL)"
+        if "storage_dir" in self.model_fields_set:
+            return f"{self.storage_dir} (set by RAGQA_STORAGE_DIR)"
+        if self.storage_dir.name == "storage":
+            return f"{self.storage_dir} (the nearest storage/ holding a ragqa index, found from {Path.cwd()})"
+        return (f"{self.storage_dir} (your user data folder: no storage/ folder holding a ragqa index "
+                f"in {Path.cwd()} or a parent; set RAGQA_STORAGE_DIR to use another)")
 
     @property
     def body_limit(self) -> int:

@@ -74,7 +74,7 @@ def test_ingest_json_projects_and_remove(repo: GitRepo, cli_env: dict[str, str])
                            (("ask", "timeouts?", "--project", "ghost"), "no project named 'ghost'")]:
         assert_one_line_error(run_cli(cli_env, *args), fragment)
 
-    removed = run_cli(cli_env, "remove", "sample")
+    removed = run_cli(cli_env, "remove", "sample", "--yes")
     assert removed.returncode == 0 and "removed sample" in removed.stdout
     assert "no projects yet" in run_cli(cli_env, "projects").stdout
     assert_one_line_error(run_cli(cli_env, "ask", "timeouts?"), "no projects yet")

@@ -72,7 +72,7 @@ def test_a_damaged_record_takes_down_only_its_project(two_projects: tuple[Settin
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert Answerer(settings).ask(QUESTION, "sample").answered
     overwrite_record(settings, "sample", document)
-    assert run_cli(env, "remove", "sample").returncode == 0
+    assert run_cli(env, "remove", "sample", "--yes").returncode == 0
     assert [p["name"] for p in json.loads(run_cli(env, "projects", "--json").stdout)] == ["healthy"]
 
 

@@ -121,3 +121,82 @@ def test_github_slugs() -> None:
     assert github_slug("The cart") == "the-cart"
     assert github_slug("`Session.send()` and *you*") == "sessionsend-and-you"
     assert github_slug("FORWARD vs TUNNEL") == "forward-vs-tunnel"
+
+
+SETTINGS_PY = '''"""Settings."""
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_")
+
+    top_k: int = 5
+    token: str = Field("", validation_alias="APP_SECRET_TOKEN")
+'''
+APP_CLI_PY = '''"""The app command."""
+from typing import Annotated
+
+import typer
+
+cli = typer.Typer()
+
+
+@cli.command()
+def ask(question: str, audience: Annotated[str, typer.Option(help="Who reads.")] = "",
+        as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Ask."""
+'''
+TIMEOUT_PY = '''"""Timeouts."""
+
+
+class Timeout:
+    """A timeout."""
+
+    def connect_only(self, seconds):
+        """Only the connect phase."""
+        return self
+'''
+APP_MD = """# App
+
+Set `APP_TOP_K` or `APP_SECRET_TOKEN`, then run `app ask "why?" --audience newcomers --json`.
+Serve it at `app.example.com` behind `api.internal`. A connect-only timeout:
+`Timeout().connect_only(2.0)`; `app.timeout.Timeout().connect_only(1)` works too.
+"""
+
+
+def test_declared_settings_and_options_and_constructor_calls(tmp_path: Path) -> None:
+    """Settings read through pydantic-settings' env_prefix and typer options named by their
+    parameters are known; a host name is not a name; a method reached through a constructor is
+    checked, and caught once renamed."""
+    app = GitRepo(tmp_path / "app")
+    app.write("app/__init__.py", '"""App."""\n').write("app/settings.py", SETTINGS_PY)
+    app.write("app/cli.py", APP_CLI_PY).write("app/timeout.py", TIMEOUT_PY).write("docs/app.md", APP_MD)
+    app.commit("initial")
+    storage = tmp_path / "storage"
+
+    def drift() -> list[str]:
+        settings = Settings(storage_dir=storage, llm="none", _env_file=None)  # type: ignore[call-arg]
+        Ingester(settings).ingest(IngestRequest(source=str(app.root), name="app", web_url=WEB))
+        index = Answerer(settings, llm=None).project("app")
+        return [f"{found.line} {found.kind} {found.reference}" for found in find_drift(index, settings)]
+
+    assert drift() == []
+    app.write("app/timeout.py", TIMEOUT_PY.replace("connect_only", "connect_timeout"))
+    app.write("app/settings.py", SETTINGS_PY.replace("top_k", "limit"))
+    app.write("app/cli.py", APP_CLI_PY.replace("audience", "reader")).commit("rename")
+    assert drift() == ["3 setting APP_TOP_K", "3 option --audience", "5 name Timeout().connect_only(2.0)",
+                       "5 name app.timeout.Timeout().connect_only(1)"]
+
+
+def test_ragqa_own_docs_have_no_drift(tmp_path: Path) -> None:
+    """`ragqa check --drift` on this repository (at its HEAD commit) finds nothing: its settings
+    are read through pydantic-settings and its options are typer parameters."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    settings = Settings(storage_dir=tmp_path / "storage", llm="none", embedder="wordllama",  # fast: drift
+                        _env_file=None)  # type: ignore[call-arg]                # reads no vectors
+    Ingester(settings).ingest(IngestRequest(
+        source=str(root), name="ragqa", include=["ragqa/**", "prompts/**", "docs/**", "examples/**", "*.md"]))
+    index = Answerer(settings, llm=None).project("ragqa")
+    assert [found.describe() for found in find_drift(index, settings)] == []

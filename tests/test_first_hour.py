@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -89,6 +90,7 @@ def test_storage_is_found_like_git_finds_its_folder(tmp_path: Path, cli_env: dic
     asked = subprocess.run([sys.executable, "-m", "ragqa", "ask", "timeouts?"], env=env, cwd=elsewhere,
                            capture_output=True, text=True, timeout=120, check=False)
     assert asked.returncode == 1 and "no projects yet in" in asked.stderr
+    assert f"(your user data folder: no storage/ folder holding a ragqa index in {elsewhere}" in asked.stderr
     assert not (tmp_path / "xdg" / "ragqa").exists(), "reading never creates a storage folder"
     assert not (elsewhere / "storage").exists()
 
@@ -154,5 +156,95 @@ def test_http_errors_say_what_to_do(tmp_path: Path, repo: GitRepo) -> None:
         assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
         assert "cdn" not in docs.text.lower()
         assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+        models = httpx.get(f"{url}/v1/models").json()["data"]  # two projects, no default: no `ragqa`
+        assert [model["id"] for model in models] == ["project:other", "project:sample"]
+        chosen = httpx.post(f"{url}/v1/chat/completions", json={
+            "model": models[0]["id"], "messages": [{"role": "user", "content": "timeouts?"}]})
+        assert chosen.status_code == 200, chosen.text
+    with LiveServer(create_app(settings.model_copy(update={"default_project": "sample"}))) as url:
         models = httpx.get(f"{url}/v1/models").json()["data"]
         assert [model["id"] for model in models] == ["ragqa", "project:other", "project:sample"]
+        assert httpx.post(f"{url}/v1/chat/completions", json={
+            "model": "ragqa", "messages": [{"role": "user", "content": "timeouts?"}]}).status_code == 200
+
+
+def test_help_reads_well_and_asking_commands_share_options() -> None:
+    """No `<bool>` after a flag, plain metavars, arguments with their help, and the same --project
+    and --top-k wherever a command asks (rendered in process: --help imports nothing heavy)."""
+    from typer.testing import CliRunner
+
+    from ragqa.cli import app
+
+    runner = CliRunner()
+    for command in ("ask", "locate", "eval", "ingest", "check", "remove", "questions"):
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "TERM": "dumb"})
+        assert shown.exit_code == 0, shown.output
+        assert not re.search(r"<[a-z]|\{[a-z]", shown.output), shown.output  # <bool>, {question}
+        if command in ("ask", "locate", "eval"):
+            lines = shown.output.splitlines()
+            project = next(line for line in lines if "--project" in line)
+            top_k = next(line for line in lines if "--top-k" in line)
+            assert "NAME" in project and "repeat" in project and "default:" in top_k, shown.output
+        if command == "ask":
+            assert "The question, in quotes" in shown.output  # arguments keep their help
+        if command == "remove":
+            assert "The project to delete" in shown.output and "--yes" in shown.output
+
+
+def test_a_failed_first_ingest_leaves_nothing(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    storage = Path(cli_env["RAGQA_STORAGE_DIR"])
+    for source in ("./does-not-exist", "https://127.0.0.1:9/acme/gone.git"):
+        failed = subprocess.run([sys.executable, "-m", "ragqa", "ingest", source], env=cli_env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert failed.returncode == 1 and failed.stderr.startswith("error: "), failed.stderr
+        assert not storage.exists(), sorted(storage.rglob("*"))
+    checkout = tmp_path / "checkout"
+    (checkout / "storage").mkdir(parents=True)
+    (checkout / "storage" / ".ragqa").touch()
+    env = {key: value for key, value in cli_env.items() if key != "RAGQA_STORAGE_DIR"}
+    subprocess.run([sys.executable, "-m", "ragqa", "ingest", "./does-not-exist"], env=env, cwd=checkout,
+                   capture_output=True, text=True, timeout=120, check=False)
+    assert [path.name for path in (checkout / "storage").iterdir()] == [".ragqa"]
+    where = subprocess.run([sys.executable, "-m", "ragqa", "ask", "why?"], env=cli_env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert f"no projects yet in {storage} (set by RAGQA_STORAGE_DIR)" in where.stderr
+    for command in (["feedback"], ["tune", "x", "--reset"], ["remove", "x", "--yes"], ["locate", "x"]):
+        said = run_cli(cli_env, *command)
+        assert f"in {storage} (set by RAGQA_STORAGE_DIR)" in said.stdout + said.stderr, command
+    assert not storage.exists(), "reading commands create no store"
+
+
+def test_remove_asks_unless_yes_and_verbose_names_redactions(repo: GitRepo, cli_env: dict[str, str]) -> None:
+    token = "ghp_" + "R8x2Lq7Vn4Tz9Kw1Hc6Jm3Pb5Ys0Ud8Fe2Ga"
+    repo.write("deploy.md", f"# Deploy\n\nexport GITHUB_TOKEN={token}\n").commit("deploy notes")
+    first = run_cli(cli_env, "ingest", str(repo.root))
+    assert first.returncode == 0 and "(-v names them)" in first.stdout, first.stdout + first.stderr
+    again = run_cli(cli_env, "ingest", "sample", "-v")  # nothing re-chunked: named from the record
+    assert again.returncode == 0 and "-v names them" not in again.stdout
+    assert "redacted in deploy.md" in again.stderr, again.stderr
+
+    refused = subprocess.run([sys.executable, "-m", "ragqa", "remove", "sample"], env=cli_env, text=True,
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "add --yes" in refused.stderr, refused.stderr
+    assert "sample" in run_cli(cli_env, "projects").stdout
+    removed = run_cli(cli_env, "remove", "sample", "--yes")
+    assert removed.returncode == 0 and "removed sample" in removed.stdout
+
+
+def test_locate_and_eval_take_several_projects(tmp_path: Path, repo: GitRepo,
+                                               cli_env: dict[str, str]) -> None:
+    assert run_cli(cli_env, "ingest", str(repo.root)).returncode == 0
+    assert run_cli(cli_env, "ingest", str(repo.root), "--name", "other").returncode == 0
+    both = ["--project", "sample", "--project", "other", "--json"]
+    located = run_cli(cli_env, "locate", "retry backoff", *both)
+    assert located.returncode == 0, located.stderr
+    assert [location["project"] for location in json.loads(located.stdout)] == ["sample", "other"]
+    every = run_cli(cli_env, "locate", "retry backoff", "--project", "*")
+    assert every.returncode == 0 and "## other" in every.stdout and "## sample" in every.stdout
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"repo": "acme/sample", "commit": "x", "url": ""}) + "\n" + json.dumps(
+        {"id": "q1", "question": "How do I retry with backoff?", "gold": ["src/sample/http.py"], "lines": {}})
+        + "\n")
+    evaluated = run_cli(cli_env, "eval", str(questions), *both)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["overall"]["invalid_links"] == 0

@@ -68,6 +68,26 @@ def test_secrets_are_replaced_line_for_line_and_ordinary_values_kept() -> None:
     assert redact("docs/connecting.md", DOCS).text == DOCS, "placeholder credentials are examples"
 
 
+PLACEHOLDERS = """# Configuration
+
+```bash
+SECRET_KEY="base64 encoded random bytes"
+SECRET_KEY = "your-secret-key-here"
+export OPENAI_API_KEY=sk-...
+api_key = "YOUR_API_KEY"
+password: "<the database password>"
+token = "{{ slack_token }}"
+```
+"""
+
+
+def test_placeholder_values_in_docs_are_kept_and_real_ones_are_not() -> None:
+    assert redact("docs/configuration.md", PLACEHOLDERS).text == PLACEHOLDERS
+    real = ('SECRET_KEY="Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg"\npassword = "hunter2-but-long-Sup3rS3cret"\n'
+            "export GITHUB_TOKEN=ghp_1234567890abcdefghijklmnopqrstuvwxyzAB  # your token\n")
+    assert redact("docs/configuration.md", real).count == 3
+
+
 def test_no_secret_reaches_the_store_or_an_answer(tmp_path: Path, cli_env: dict[str, str]) -> None:
     repo = GitRepo(tmp_path / "app")
     repo.write("config/settings_prod.py", SETTINGS_PROD).write("src/app/http.py", SAMPLE_PY)

@@ -224,7 +224,7 @@ class Answerer:
         if choice == "*" or choice == ["*"]:
             indexes = [index for name in self.registry.names() if (index := self._readable(name))]
             if not indexes:
-                raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_dir}")
+                raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_origin()}")
             return indexes
         if isinstance(choice, list):
             return [self.project(name) for name in dict.fromkeys(choice)] or [self.project(None)]
@@ -327,8 +327,8 @@ class Answerer:
         if len(names) == 1:
             return names[0]
         if not names:
-            raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_dir}: ingest one first "
-                                       "(`ragqa ingest <git URL or path>`)")
+            raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_origin()}: ingest one "
+                                       "first (`ragqa ingest <git URL or path>`)")
         raise AmbiguousProjectError(
             f"several projects are indexed ({', '.join(names)}): name one — `--project NAME` on the "
             f"command line, \"project\": \"NAME\" in a request, project:NAME in Slack — or set "

@@ -54,13 +54,21 @@ class ChatRequest(BaseModel):
 
 @router.get("/models")
 def models(services: ServicesDep, caller: AskCaller) -> dict[str, Any]:
-    """`ragqa` (the default project) and each project as `project:NAME`."""
+    """Each project as `project:NAME`, and `ragqa` when there is a default project for it to
+    name (RAGQA_DEFAULT_PROJECT, or the only project): only ids a request can use are listed."""
     records = services.jobs.ingester.projects()
+    names = {record.name for record in records}
+    default = services.settings.default_project in names if services.settings.default_project else \
+        len(records) == 1
     created = max((int(record.indexed_at.timestamp()) for record in records), default=0)
-    return {"object": "list", "data": [
-        {"id": DEFAULT_MODEL, "object": "model", "created": created, "owned_by": "ragqa"},
-        *({"id": f"{PROJECT_PREFIX}{record.name}", "object": "model",
-           "created": int(record.indexed_at.timestamp()), "owned_by": "ragqa"} for record in records)]}
+    listed = [_model(DEFAULT_MODEL, created)] if default else []
+    listed += [_model(f"{PROJECT_PREFIX}{record.name}", int(record.indexed_at.timestamp()))
+               for record in records]
+    return {"object": "list", "data": listed}
+
+
+def _model(model_id: str, created: int) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "ragqa"}
 
 
 def project_of(model: str) -> str | list[str] | None:

@@ -33,8 +33,8 @@ def chroma_client(settings: Settings, create: bool = True) -> Any:
     """
     key = settings.chroma_url or str(settings.chroma_dir.resolve())
     if not create and not settings.chroma_url and not settings.chroma_dir.exists():
-        raise ProjectNotFoundError(f"no projects yet in {settings.storage_dir}: ingest one first "
-                                   "(`ragqa ingest <git URL or path>`), or set RAGQA_STORAGE_DIR")
+        raise ProjectNotFoundError(f"no projects yet in {settings.storage_origin()}: ingest one first "
+                                   "(`ragqa ingest <git URL or path>`)")
     with _lock:
         if key not in _clients:
             _clients[key] = _connect(settings)

@@ -9,10 +9,14 @@ CREDENTIALS counts too (`SERVICE_TOKEN = "Zm9v…"`), which its keyword list doe
 
 A secret is replaced in place by a marker such as `«redacted: aws-access-key»`; a private key's
 body lines each become a marker line, so the text keeps its line count and every link and
-quote still points at the right lines. Placeholder credentials in documentation (`scott:tiger`,
-`user:pass`, `password="secret"`: short values of letters only) are left alone: they are
-examples, not secrets. The original values are kept nowhere — not in the index, not in the
-ingest summary (which counts redactions per file and names their kinds).
+quote still points at the right lines. Placeholder credentials in documentation are left alone:
+they are examples, not secrets — short values of letters (`scott:tiger`, `user:pass`,
+`password="secret"`), values made of words (`SECRET_KEY="base64 encoded random bytes"`,
+`your-secret-key-here`), elided ones (`sk-...`) and ones that say what they are (`<token>`,
+`changeme`, `YOUR_API_KEY`). Only values given to secret-like names are judged so; a token in a
+known format (GitHub, AWS, Slack …) is always redacted. The original values are kept nowhere —
+not in the index, not in the ingest summary (which counts redactions per file and names their
+kinds).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-REDACTOR_VERSION = "redact-1"
+REDACTOR_VERSION = "redact-2"  # bumped when the rules change: a re-ingest redacts again
 PLUGINS = (
     "AWSKeyDetector", "ArtifactoryDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
     "CloudantDetector", "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector",
@@ -49,6 +53,12 @@ _NAMED_VALUE = re.compile(
     r"""(?i)\b[\w.-]*(?:key|secret|token|password|passwd|pwd|credentials?)\b["']?\s*(?::=|=>|[:=])\s*"""
     r"""(?P<quote>["'`])(?P<value>[^"'`\s]{16,})(?P=quote)""")
 _PLACEHOLDER = re.compile(r"^[A-Za-z][A-Za-z _-]{0,15}$|^[x*.<>{}$%()_-]+$|^<[^>]*>$|^\$\{[^}]*\}$")
+# What a documentation example puts where a secret goes, of any length: words (letters joined by
+# spaces, dashes, dots or underscores: "base64 encoded random bytes", "your-secret-key-here"),
+# an elided value ("sk-...", "xoxb-…"), or a value that says it is one ("<token>", "changeme").
+_EXAMPLE_VALUE = re.compile(
+    r"^[A-Za-z]+(?:[ ._-]+[A-Za-z]+)*$|\.\.\.|…|\s"
+    r"|(?i:your|placeholder|changeme|change[_-]me|dummy|redacted|replace|xxxx|<|\{\{)")
 _BEGIN_KEY = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY( BLOCK)?-----")
 _END_KEY = re.compile(r"-----END[A-Z ]*PRIVATE KEY( BLOCK)?-----")
 _KEY_BLOCK_LINES = 200
@@ -87,7 +97,7 @@ def redact(path: str, text: str) -> Redacted:
     for number in sorted(candidates):
         for found in _NAMED_VALUE.finditer(lines[number - 1]):
             value = found.group("value")
-            if _high_entropy(value) and not _PLACEHOLDER.match(value):
+            if _high_entropy(value) and not _placeholder(value):
                 kinds["high-entropy-secret"] += _replace(lines, number, value, "high-entropy-secret")
     return Redacted("\n".join(lines), kinds)
 
@@ -113,10 +123,18 @@ def _findings(path: str, lines: list[str], candidates: set[int]) -> list[tuple[i
     for secret in found:
         value = secret.secret_value or ""
         kind = _kind(secret.type)
-        if kind in ("secret-keyword", "basic-auth-credentials") and _PLACEHOLDER.match(value):
-            continue  # scott:tiger, user:pass, password="secret": documentation examples
+        if kind in ("secret-keyword", "basic-auth-credentials") and _placeholder(value):
+            continue  # scott:tiger, user:pass, SECRET_KEY="base64 encoded random bytes": examples
         results.append((numbers[secret.line_number - 1], kind, value))
     return results
+
+
+def _placeholder(value: str) -> bool:
+    """A value a documentation example gives a secret-like name, not a secret: real secrets have
+    no spaces, are not made of words alone and are not elided (a token format's own detector —
+    GitHub, AWS, Slack … — is never overruled by this)."""
+    value = value.strip("\"'`")
+    return bool(_PLACEHOLDER.match(value) or _EXAMPLE_VALUE.search(value))
 
 
 def _kind(secret_type: str) -> str:
