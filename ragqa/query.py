@@ -94,6 +94,7 @@ class Query:
     yes_no: bool  # "Does it support …?", "Is there a built-in …?", "Can it …?"
     report: Report | None = None  # a pasted issue, traceback or log, read part by part
     messages: tuple[str, ...] = ()  # error or log messages a short question quotes
+    locating: bool = False  # asks where to change the code (`locate`), not for an answer
 
     @classmethod
     def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
@@ -109,7 +110,8 @@ class Query:
                    intent=_intent(text), about_tests=bool(_OWN_TESTS.search(about)),
                    about_testing=bool(_TESTING.search(about)) and not _OWN_TESTS.search(about),
                    about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
-                   report=report, messages=quoted_messages(text) if report is None else ())
+                   report=report, messages=quoted_messages(text) if report is None else (),
+                   locating=always_report)
 
     @property
     def content_terms(self) -> set[str]:

@@ -47,3 +47,20 @@ def test_vague_and_yes_no_questions() -> None:
     assert Query.parse("Does it support HTTP/3 over QUIC?").yes_no
     assert "http3" in Query.parse("Does it support HTTP/3 over QUIC?").terms
     assert not Query.parse("How do I enable HTTP/2?").yes_no
+
+
+def test_docs_are_demoted_for_a_traceback_or_a_locate_not_for_a_how_to_with_code() -> None:
+    """A real user's how-to often carries their code; only a traceback (or `locate`, which
+    asks where to change the code) says the answer is in the code rather than the docs."""
+    from ragqa.retrieve.retriever import _docs_bias
+    from ragqa.settings import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    how_to = "How do I rotate the log file every day?\n\n```python\nlogger.add('app.log')\n```\n"
+    traced = how_to + ('Traceback (most recent call last):\n  File "app.py", line 3, in <module>\n'
+                       "    main()\nValueError: bad rotation\n")
+    usage = settings.intent_docs_bias["usage"]
+    assert Query.parse(how_to).report is not None
+    assert _docs_bias(settings, Query.parse(how_to)) == usage
+    assert _docs_bias(settings, Query.parse(traced)) == settings.report_demotion
+    assert _docs_bias(settings, Query.parse(how_to, always_report=True)) == settings.report_demotion

@@ -285,11 +285,14 @@ def _report(settings: Settings, query: Query) -> Report | None:
 
 
 def _docs_bias(settings: Settings, query: Query) -> float:
-    """What docs chunks' scores are multiplied by for `query`: a pasted report (a bug, a feature
-    request) asks for code, unless its title is about the docs."""
+    """What docs chunks' scores are multiplied by for `query`: a report given to `locate` (a
+    bug, a feature request) or a bug report asked as a question (a traceback, an error, words
+    of a failure) asks for code, unless its title is about the docs. A question that is long or
+    carries code but reports no failure ("How do I …? here is my setup: ```…```") is a how-to
+    like any other: real users' questions are mostly of that kind (bench/questions/real)."""
     bias = settings.intent_docs_bias.get(query.intent, 1.0)
     report = _report(settings, query)
-    if report is not None and not report.about_docs:
+    if report is not None and not report.about_docs and (query.locating or report.tracebacks):
         bias = min(bias, 1.0) * settings.report_demotion
     return bias
 
