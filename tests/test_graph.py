@@ -1,0 +1,209 @@
+"""The code graph (issue #27): built at ingest from the chunker's trees, incremental, healed
+like the other derived caches, and read through `definitions`, `references`, `callers`,
+`callees` and `neighbours` — on real git repositories, real Chroma."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+
+import pytest
+
+from ragqa.answer.answerer import Answerer
+from ragqa.index.graph import CodeGraph, Node
+from ragqa.ingest import Ingester, IngestRequest
+from ragqa.settings import Settings
+from tests.conftest import GitRepo
+
+WEB = "https://github.com/acme/shop"
+
+MODELS_PY = '''"""Models."""
+
+
+class Base:
+    def save(self):
+        return self.validate()
+
+    def validate(self):
+        return True
+
+
+class Order(Base):
+    def total(self):
+        return sum(line.price for line in self.lines)
+
+    def checkout(self):
+        self.save()
+        return self.total()
+'''
+SERVICE_PY = '''"""Services."""
+
+from .models import Order
+from . import pricing
+
+
+def place_order(lines):
+    order = Order()
+    order.checkout()
+    return pricing.discount(order)
+
+
+def refund(order):
+    return place_order([])
+'''
+PRICING_PY = '''"""Pricing."""
+
+
+def discount(order):
+    return round_price(order.total() * 0.9)
+
+
+def round_price(value):
+    return round(value, 2)
+'''
+CART_TS = '''import { formatPrice } from "./format";
+
+export class Cart {
+  items: number[] = [];
+
+  total(): number {
+    return this.sum();
+  }
+
+  sum(): number {
+    return formatPrice(this.items.length);
+  }
+}
+'''
+FORMAT_TS = '''export function formatPrice(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+'''
+SHOP_JAVA = '''package com.acme;
+
+import com.acme.util.Money;
+
+public class Shop extends Store {
+    public int pay(int cents) {
+        return Money.round(cents) + open();
+    }
+}
+'''
+STORE_JAVA = '''package com.acme;
+
+public class Store {
+    public int open() {
+        return 1;
+    }
+}
+'''
+MONEY_JAVA = '''package com.acme.util;
+
+public class Money {
+    public static int round(int cents) {
+        return cents;
+    }
+}
+'''
+SERVER_GO = '''package server
+
+import "github.com/acme/shop/internal/store"
+
+type Server struct {
+	name string
+}
+
+func (s *Server) Start() error {
+	s.listen()
+	return store.Open(s.name)
+}
+
+func (s *Server) listen() {}
+'''
+STORE_GO = '''package store
+
+func Open(name string) error {
+	return nil
+}
+'''
+
+
+def _settings(storage: Path) -> Settings:
+    return Settings(storage_dir=storage, llm="none", _env_file=None)  # type: ignore[call-arg]
+
+
+def _repo(root: Path) -> GitRepo:
+    repo = GitRepo(root / "shop")
+    files = {"shop/__init__.py": "", "shop/models.py": MODELS_PY, "shop/service.py": SERVICE_PY,
+             "shop/pricing.py": PRICING_PY, "web/cart.ts": CART_TS, "web/format.ts": FORMAT_TS,
+             "src/main/java/com/acme/Shop.java": SHOP_JAVA, "src/main/java/com/acme/Store.java": STORE_JAVA,
+             "src/main/java/com/acme/util/Money.java": MONEY_JAVA,
+             "internal/server/server.go": SERVER_GO, "internal/store/store.go": STORE_GO,
+             "README.md": "# Shop\n\nA shop.\n"}
+    for path, content in files.items():
+        repo.write(path, content)
+    repo.commit("initial")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[GitRepo, Path]:
+    root = tmp_path_factory.mktemp("graph")
+    repo = _repo(root)
+    Ingester(_settings(root / "storage")).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
+    return repo, root / "storage"
+
+
+@pytest.fixture(scope="module")
+def graph(shop: tuple[GitRepo, Path]) -> CodeGraph:
+    found = Answerer(_settings(shop[1]), llm=None).project(None).graph
+    assert found is not None
+    return found
+
+
+def _one(graph: CodeGraph, name: str) -> Node:
+    found = graph.definitions(name)
+    assert len(found) == 1, (name, found)
+    return found[0]
+
+
+def _names(nodes: list[Node]) -> set[str]:
+    return {node.name for node in nodes}
+
+
+def test_python_calls_resolve_through_imports_self_and_bases(graph: CodeGraph) -> None:
+    place = _one(graph, "place_order")
+    assert {"Order", "Order.checkout", "discount"} <= _names(graph.callees(place))
+    checkout = _one(graph, "Order.checkout")
+    # `self.save()` is inherited from Base; `self.total()` is Order's own
+    assert {"Base.save", "Order.total"} <= _names(graph.callees(checkout))
+    assert _names(graph.callers(_one(graph, "Base.validate"))) == {"Base.save"}
+    assert _names(graph.callers(place)) == {"refund"}
+    assert ("Base", "inherits") in {(n.name, r) for n, r in graph.neighbours(_one(graph, "Order"))}
+
+
+def test_references_are_the_lines_that_use_a_definition(graph: CodeGraph) -> None:
+    sites = graph.references(_one(graph, "discount"))
+    assert [(site.path, site.line, site.source.name) for site in sites] == [
+        ("shop/service.py", SERVICE_PY.split("\n").index("    return pricing.discount(order)") + 1,
+         "place_order")]
+    definition = _one(graph, "round_price")
+    lines = PRICING_PY.split("\n")
+    assert (definition.path, definition.start_line, definition.end_line) == (
+        "shop/pricing.py", lines.index("def round_price(value):") + 1, len(lines) - 1)
+
+
+def test_modules_import_modules_and_contain_their_definitions(graph: CodeGraph) -> None:
+    module = next(node for node in graph.nodes if node.kind == "module" and node.path == "shop/service.py")
+    relations = {(node.name, relation) for node, relation in graph.neighbours(module)}
+    assert {("shop.models", "imports"), ("shop.pricing", "imports"), ("place_order", "contains"),
+            ("shop", "contained in")} <= relations
+
+
+def test_typescript_java_and_go(graph: CodeGraph) -> None:
+    assert _names(graph.callees(_one(graph, "Cart.total"))) == {"Cart.sum"}
+    assert _names(graph.callees(_one(graph, "Cart.sum"))) == {"formatPrice"}
+    pay = _one(graph, "Shop.pay")
+    assert {"Money.round", "Store.open"} <= _names(graph.callees(pay))  # import, then inherited
+    assert _names(graph.callees(_one(graph, "Server.Start"))) >= {"Server.listen", "Open"}
