@@ -207,3 +207,69 @@ def test_typescript_java_and_go(graph: CodeGraph) -> None:
     pay = _one(graph, "Shop.pay")
     assert {"Money.round", "Store.open"} <= _names(graph.callees(pay))  # import, then inherited
     assert _names(graph.callees(_one(graph, "Server.Start"))) >= {"Server.listen", "Open"}
+
+
+def _graph_files(storage: Path) -> list[Path]:
+    return sorted((storage / "graph").rglob("*.jsonl.gz"))
+
+
+def test_a_re_ingest_reads_only_the_changed_files(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    settings = _settings(tmp_path / "storage")
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
+    [first] = _graph_files(tmp_path / "storage")
+    # Mark the stored facts of an unchanged file: if the next ingest re-parsed it, the mark would go.
+    with gzip.open(first, "rt", encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    marked = [line.replace('"r":[', '"r":[["marker_call",1],', 1) if '"shop/models.py"' in line else line
+              for line in lines]
+    with gzip.open(first, "wt", encoding="utf-8") as stream:
+        stream.write("\n".join(marked) + "\n")
+    repo.write("shop/pricing.py", PRICING_PY.replace("round_price(order.total() * 0.9)",
+                                                    "round_price(order.total() * 0.8) + bonus()")
+               + "\n\ndef bonus():\n    return 0\n")
+    repo.commit("bonus")
+    summary = Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+    assert summary.updated == 1
+    [second] = [path for path in _graph_files(tmp_path / "storage") if path != first]  # the
+    # previous manifest's file stays for readers still holding the previous record
+    with gzip.open(second, "rt", encoding="utf-8") as stream:
+        text = stream.read()
+    assert "marker_call" in text  # models.py: its facts kept by blob, not read again
+    graph = Answerer(settings, llm=None).project(None).graph
+    assert graph is not None
+    # `order.total()`: an unknown receiver, a method name defined once in Python
+    assert _names(graph.callees(_one(graph, "discount"))) == {"round_price", "bonus", "Order.total"}
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "foreign"])
+def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
+        shop: tuple[GitRepo, Path], tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    storage = tmp_path / "storage"
+    shutil.copytree(shop[1], storage)
+    [stored] = _graph_files(storage)
+    whole = stored.read_bytes()
+    if damage == "missing":
+        stored.unlink()
+    elif damage == "truncated":
+        stored.write_bytes(whole[: len(whole) // 2])
+    elif damage == "garbage":
+        stored.write_bytes(b"\x00garbage" * 50)
+    else:
+        with gzip.open(stored, "wt", encoding="utf-8") as stream:
+            stream.write('{"graph": "graph-1", "key": "another", "files": 0}\n')
+    with caplog.at_level(logging.WARNING, logger="ragqa.index"):
+        graph = Answerer(_settings(storage), llm=None).project(None).graph
+    assert graph is not None
+    assert {"Base.save", "Order.total"} <= _names(graph.callees(_one(graph, "Order.checkout")))
+    assert stored.exists()
+    with gzip.open(stored, "rt", encoding="utf-8") as stream:
+        assert len(stream.read().splitlines()) > 5
+    warnings = [record.getMessage() for record in caplog.records]
+    if damage == "missing":
+        assert not warnings
+    else:
+        assert len(warnings) == 1 and "code graph" in warnings[0] and "is damaged" in warnings[0]
+        assert "rebuilding it from the indexed files" in warnings[0]

@@ -58,6 +58,7 @@ MAX_GLOBAL = 3  # a name defined more often than this project-wide is not guesse
 _NODE_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type", "function", "method",
                          "module", "impl"})
 _CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type", "impl"})
+_FAMILY = {"typescript": "javascript", "tsx": "javascript"}  # languages that call each other
 _SELF = frozenset({"self", "this", "cls", "super"})
 _JS_EXTENSIONS = ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", "/index.ts", "/index.js", "/index.tsx")
 
@@ -357,8 +358,11 @@ class _Builder:
             found = self._resolve_known(scope, parts, source)
             if found:
                 return [(node, 1.0) for node in found if not classes or self.nodes[node].kind in _CLASS_KINDS]
+        family = _FAMILY.get(scope.language, scope.language)
         candidates = [node for node in self.short.get(last, [])
                       if (not classes or self.nodes[node].kind in _CLASS_KINDS)
+                      and _FAMILY.get(self.files[self.nodes[node].path].language,
+                                      self.files[self.nodes[node].path].language) == family
                       and (len(parts) == 1 or "." in self.nodes[node].name or
                            self.nodes[node].kind == "function")]
         if 0 < len(candidates) <= MAX_GLOBAL:
