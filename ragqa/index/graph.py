@@ -122,7 +122,10 @@ class CodeGraph:
         self._by_short: dict[str, list[int]] = {}
         self._by_name: dict[str, list[int]] = {}
         self._by_chunk: dict[str, list[int]] = {}
+        self._by_path: dict[str, list[int]] = {}
         for node in nodes:
+            if node.kind != "package":
+                self._by_path.setdefault(node.path, []).append(node.id)
             if node.kind not in ("module", "package"):
                 self._by_short.setdefault(node.short_name.lower(), []).append(node.id)
                 self._by_name.setdefault(node.name.lower(), []).append(node.id)
@@ -148,6 +151,20 @@ class CodeGraph:
     def at_chunk(self, chunk_id: str) -> list[Node]:
         """The nodes whose first line is in this chunk."""
         return [self.nodes[i] for i in self._by_chunk.get(chunk_id, [])]
+
+    def module_of(self, path: str) -> Node | None:
+        """The module node of a code file."""
+        return next((self.nodes[i] for i in self._by_path.get(path, []) if self.nodes[i].kind == "module"),
+                    None)
+
+    def at(self, path: str, line: int) -> Node | None:
+        """The innermost definition of `path` holding `line`, else the file's module."""
+        nodes = [self.nodes[i] for i in self._by_path.get(path, [])]
+        holding = [node for node in nodes
+                   if node.kind != "module" and node.start_line <= line <= node.end_line]
+        if holding:
+            return min(holding, key=lambda node: (node.end_line - node.start_line, -node.start_line))
+        return self.module_of(path)
 
     def references(self, node: Node) -> list[Site]:
         """Every line that calls or refers to `node` (resolved by name), in path and line order."""

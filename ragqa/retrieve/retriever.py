@@ -32,6 +32,7 @@ from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
 from ragqa.query import Intent, Query
 from ragqa.report import Report
+from ragqa.retrieve import spread
 from ragqa.retrieve.confidence import Confidence, assess
 from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
@@ -110,6 +111,11 @@ class Retriever:
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
                    settings.evidence_weight]
         fused = fuse(rankings, weights, settings.rrf_k)
+        walked = self._graph(project, evidence, fused, filters)
+        if walked:
+            rankings.append(walked)
+            weights.append(settings.graph_weight)
+            fused = fuse(rankings, weights, settings.rrf_k)
         packages = named_packages(project.packages(settings.package_folders), query.text)
         testing = _testing_docs(project, query)
         fused = self._priors(project, query, fused, evidence, packages, testing)
@@ -119,6 +125,31 @@ class Retriever:
         best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * settings.file_evidence)
         best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
+
+    def _graph(self, project: ProjectIndex, evidence: Evidence | None, fused: list[tuple[str, float]],
+               filters: Filters) -> list[tuple[str, float]]:
+        """The code graph's ranking of a report (`ragqa.retrieve.spread`): the evidence and the
+        best chunks so far, spread to their callers, callees, classes, subclasses and sibling
+        modules. Its reasons join the evidence's (`called by `Session.send` (…)`)."""
+        graph = project.graph
+        if graph is None or evidence is None or self.settings.graph_weight <= 0:
+            return []
+        clues = [(chunk_id, project.chunk_paths.get(chunk_id, ""), strength, evidence.lines.get(chunk_id),
+                  (evidence.reasons.get(chunk_id) or [""])[0])
+                 for chunk_id, strength in evidence.ranking()[:EVIDENCE_CANDIDATES]]
+        known = {chunk_id for chunk_id, *_ in clues}
+        clues += [(chunk_id, project.chunk_paths.get(chunk_id, ""), spread.SEED_RANKED * score, None, "")
+                  for chunk_id, score in fused[:spread.SEED_RANKED_COUNT] if chunk_id not in known]
+        modules = [(path, strength, (evidence.reasons.get(path) or [""])[0])
+                   for path, strength in evidence.files.items()]
+        seeds = spread.seed_nodes(graph, clues, modules)
+        if not seeds:
+            return []
+        walked = spread.rank(graph, seeds)
+        for chunk_id, reasons in walked.reasons.items():
+            if chunk_id not in evidence.reasons:
+                evidence.reasons[chunk_id] = reasons[:1]
+        return [(chunk_id, score) for chunk_id, score in walked.chunks if project.allowed(chunk_id, filters)]
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
         """Chunk ids by embedding similarity, and the best cosine similarity seen. A report is
