@@ -273,3 +273,46 @@ def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
     else:
         assert len(warnings) == 1 and "code graph" in warnings[0] and "is damaged" in warnings[0]
         assert "rebuilding it from the indexed files" in warnings[0]
+
+
+TRACEBACK = '''Discount crashes when an order is placed
+
+Placing any order fails since the last release:
+
+```
+Traceback (most recent call last):
+  File "/home/me/app/run.py", line 3, in <module>
+    place_order([1, 2])
+  File "/usr/lib/python3.11/site-packages/shop/service.py", line 10, in place_order
+TypeError: unsupported operand type(s) for *: 'NoneType' and 'float'
+```
+'''
+
+
+def test_locate_spreads_a_frame_to_what_it_calls_with_the_reason(shop: tuple[GitRepo, Path]) -> None:
+    location = Answerer(_settings(shop[1]), llm=None).locate(TRACEBACK)
+    by_name = {hit.name: hit for hit in location.functions}
+    assert "place_order" in by_name
+    discount = by_name["discount"]
+    assert discount.path == "shop/pricing.py"
+    assert discount.url.startswith(f"{WEB}/blob/{location.commit}/shop/pricing.py#L")
+    assert any(reason.startswith("called by `place_order` (the traceback's deepest frame")
+               for reason in discount.reasons), discount.reasons
+    scores = [hit.score for hit in location.functions]
+    assert scores == sorted(scores, reverse=True)
+    off = Settings(storage_dir=shop[1], llm="none", graph_weight=0, _env_file=None)  # type: ignore[call-arg]
+    without = Answerer(off, llm=None).locate(TRACEBACK)
+    assert not any("called by" in reason for hit in without.functions for reason in hit.reasons)
+
+
+def test_cli_locate_lists_functions(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    from tests.conftest import run_cli
+
+    repo = _repo(tmp_path)
+    assert run_cli(cli_env, "ingest", str(repo.root), "--web-url", WEB).returncode == 0
+    done = run_cli(cli_env, "locate", "--functions", TRACEBACK)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("1. ") and "(function, shop/service.py:" in done.stdout
+    assert any("discount (function, shop/pricing.py:" in line and "called by `place_order`" in line
+               for line in lines), done.stdout

@@ -100,25 +100,29 @@ def rank(graph: CodeGraph, seeds: dict[int, tuple[float, str]], limit: int = RES
         node = graph.nodes[int(node_id)]
         if node.kind == "package":
             continue
+        first = node.chunk_id not in chunks  # the chunk's best node gives its reason
         chunks[node.chunk_id] = max(chunks.get(node.chunk_id, 0.0), score)
-        if node.id not in seeds and node.kind != "module":
+        if first and not seeds.get(node.id, (0.0, ""))[1] and node.kind != "module":
             reason = _reason(graph, node, seeds)
             if reason:
-                reasons.setdefault(node.chunk_id, []).append(reason)
+                reasons[node.chunk_id] = [reason]
     return GraphRanking(sorted(chunks.items(), key=lambda item: -item[1]), reasons)
 
 
 def _reason(graph: CodeGraph, node: Node, seeds: dict[int, tuple[float, str]]) -> str:
-    """Why the walk reached `node`: its strongest seed neighbour (`called by `X` (why X))`)."""
-    best: tuple[float, Node, str] | None = None
+    """Why the walk reached `node`: its strongest seed neighbour (`called by `X` (why X))`),
+    a seed the evidence gave before one the other rankings gave."""
+    best: tuple[bool, float, Node, str] | None = None
     for other, relation in graph.neighbours(node):
         seed = seeds.get(other.id)
-        if seed is not None and other.kind not in ("module", "package") and \
-                (best is None or seed[0] > best[0]):
-            best = (seed[0], other, relation)
+        if seed is None or other.kind in ("module", "package"):
+            continue
+        candidate = (bool(seed[1]), seed[0], other, relation)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
     if best is None:
         return ""
-    _, other, relation = best
+    _, _, other, relation = best
     why = seeds[other.id][1]
     return f"{relation} `{other.name}`" + (f" ({why})" if why else "")
 
