@@ -316,3 +316,73 @@ def test_cli_locate_lists_functions(tmp_path: Path, cli_env: dict[str, str]) -> 
     assert lines[0].startswith("1. ") and "(function, shop/service.py:" in done.stdout
     assert any("discount (function, shop/pricing.py:" in line and "called by `place_order`" in line
                for line in lines), done.stdout
+
+
+def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> None:
+    import asyncio
+    import json
+    from typing import Any
+
+    from mcp import Client
+
+    from ragqa.mcp_server import build_server
+
+    repo, storage = shop
+    commit = repo.git("rev-parse", "HEAD")
+    answerer = Answerer(_settings(storage), llm=None)
+
+    def data(result: Any) -> Any:
+        assert not result.is_error, result.content
+        return result.structured_content or json.loads(result.content[0].text)
+
+    async def session() -> None:
+        async with Client(build_server(lambda: answerer), read_timeout_seconds=120) as client:
+            found = data(await client.call_tool("find_references", {"project": "shop", "name": "discount"}))
+            [definition] = found["definitions"]
+            assert definition["url"] == (f"{WEB}/blob/{commit}/shop/pricing.py"
+                                         f"#L{definition['start_line']}-L{definition['end_line']}")
+            [use] = found["results"]
+            line = SERVICE_PY.split("\n").index("    return pricing.discount(order)") + 1
+            assert (use["name"], use["line"], use["text"]) == ("place_order", line,
+                                                               "    return pricing.discount(order)")
+            assert use["line_url"] == f"{WEB}/blob/{commit}/shop/service.py#L{line}-L{line}"
+            assert repo.show(commit, "shop/service.py").split("\n")[line - 1] == use["text"]
+            calling = data(await client.call_tool("callers", {"project": "shop", "name": "Order.checkout"}))
+            assert [hit["name"] for hit in calling["results"]] == ["place_order"]
+            called = data(await client.call_tool("callees", {"project": "shop", "name": "Order.checkout"}))
+            assert {hit["name"] for hit in called["results"]} == {"Base.save", "Order.total"}
+            assert not called["truncated"]
+            limited = data(await client.call_tool("callees", {"project": "shop", "name": "Order.checkout",
+                                                              "limit": 1}))
+            assert len(limited["results"]) == 1 and limited["truncated"]
+            for tool, arguments, message in [
+                ("callers", {"project": "shop", "name": "no_such_function"}, "no definition named"),
+                ("callers", {"project": "shop", "name": "rm -rf /"}, "name must be a code name"),
+                ("callees", {"project": "shop", "name": "place_order", "limit": 0}, "limit must be between"),
+                ("find_references", {"project": "../x", "name": "send"}, "is not a project name"),
+                ("find_references", {"project": "ghost", "name": "send"}, "no project named 'ghost'"),
+            ]:
+                failed = await client.call_tool(tool, arguments)
+                text = failed.content[0].text
+                assert failed.is_error and message in text and "\n" not in text, (tool, text)
+    asyncio.run(session())
+
+
+@pytest.mark.parametrize(("question", "path", "line_text"), [
+    ("Where is `discount` used?", "shop/service.py", "    return pricing.discount(order)"),
+    ("What calls Order.checkout?", "shop/service.py", "    order.checkout()"),
+    ("What does place_order call?", "shop/models.py", None),
+])
+def test_ask_answers_usage_questions_from_the_graph(shop: tuple[GitRepo, Path], question: str, path: str,
+                                                    line_text: str | None) -> None:
+    repo, storage = shop
+    answer = Answerer(_settings(storage), llm=None).ask(question)
+    assert answer.answered, answer.answer
+    top = answer.sources[0]
+    assert top.path == path
+    lines = repo.show(answer.commit, path).split("\n")
+    assert top.url.endswith(f"{path}#L{top.start_line}-L{top.end_line}")
+    assert 1 <= top.start_line <= top.end_line <= len(lines)
+    if line_text is not None:
+        assert line_text in lines[top.start_line - 1:top.end_line]
+        assert line_text.strip() in answer.answer

@@ -22,6 +22,7 @@ from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
 from ragqa.answer.location import Location, build_location
+from ragqa.answer.usages import Usages, build_usages
 from ragqa.chunking import FileFacts, read_facts
 from ragqa.errors import (
     AmbiguousProjectError,
@@ -54,6 +55,7 @@ from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
 from ragqa.query import Intent, Query
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
 from ragqa.retrieve.rerank import CrossEncoderReranker, LLMReranker
+from ragqa.retrieve.usages import Relation
 from ragqa.settings import Settings
 
 log = logging.getLogger("ragqa.answer")
@@ -192,6 +194,13 @@ class Answerer:
             location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
         location.timings_ms = {"total": _ms(time.perf_counter() - started)}
         return location
+
+    def usages(self, name: str, relation: Relation, project: str | None = None, limit: int = 50) -> Usages:
+        """Where `name` is used (`references`), what calls it (`callers`) or what it calls
+        (`callees`), from the project's code graph, with permalinks."""
+        index = self.project(project)
+        with self.cpu:
+            return build_usages(index, name, relation, limit)
 
     def behind(self, record: ProjectRecord) -> Behind | None:
         """Whether a newer commit of the project's tracked ref is known (a push, a poll) and not

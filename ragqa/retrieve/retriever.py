@@ -38,10 +38,12 @@ from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
 from ragqa.retrieve.project import Filters, ProjectIndex
 from ragqa.retrieve.rerank import Reranker
+from ragqa.retrieve.usages import usage_evidence
 from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
 EVIDENCE_CANDIDATES = 30
+USAGE_LIFT = 3.0  # a usage question's lines from the graph outweigh dense and BM25 together
 TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
 FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
@@ -104,14 +106,18 @@ class Retriever:
         lexical = self._lexical(project, query, filters)
         symbols = self._symbols(project, query, filters) if report is None else []
         evidence = gather(project, report, filters) if report is not None else None
+        usage = None if report is not None or query.usage is None else \
+            usage_evidence(project, query.usage[0], query.usage[1], filters)  # type: ignore[arg-type]
+        if usage is not None:  # "what calls X?": the lines the graph found lead, X's definition follows
+            evidence, symbols = usage, []
         settings = self.settings
         rankings: list[list[tuple[str, float]]] = [
             [(chunk_id, 1.0) for chunk_id in dense], [(chunk_id, 1.0) for chunk_id in lexical], symbols,
             evidence.ranking()[:EVIDENCE_CANDIDATES] if evidence else []]
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
-                   settings.evidence_weight]
+                   settings.evidence_weight * (USAGE_LIFT if usage is not None else 1.0)]
         fused = fuse(rankings, weights, settings.rrf_k)
-        walked = self._graph(project, evidence, fused, filters)
+        walked = self._graph(project, evidence, fused, filters) if report is not None else []
         if walked:
             rankings.append(walked)
             weights.append(settings.graph_weight)
