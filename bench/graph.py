@@ -32,12 +32,13 @@ from ragqa.retrieve.spread import personalised_pagerank
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    paths = sorted(path for path in args.folder.rglob("*") if path.is_file() and detect(str(path))[1] == "code"
-                   and path.stat().st_size < 500_000)
+    paths = sorted(path for path in args.folder.rglob("*")
+                   if path.is_file() and detect(str(path))[1] == "code" and path.stat().st_size < 500_000)
     texts = {str(path.relative_to(args.folder)): path.read_text("utf-8", errors="replace") for path in paths}
     started = time.process_time()
     chunked: dict[str, ChunkedFile] = {path: read_file(path, text) for path, text in texts.items()}
@@ -55,7 +56,8 @@ def main() -> None:
     record = ProjectRecord(name="bench", source=str(args.folder), source_kind="folder", commit="0" * 40,
                            collection="bench", embedder="none", fingerprint="bench")
     record.files = {path: FileEntry(blob=f"{index:040d}", language=detect(path)[0], kind="code",
-                                    chunks=[chunk.id for chunk in found.chunks], symbols=_symbol_entries(found))
+                                    chunks=[chunk.id for chunk in found.chunks],
+                                    symbols=_symbol_entries(found))
                     for index, (path, found) in enumerate(chunked.items()) if found.chunks}
     facts = {path: found.facts for path, found in chunked.items() if found.facts is not None}
     chunks = record.chunk_count
@@ -77,7 +79,8 @@ def main() -> None:
     print(f"chunking CPU {chunk_cpu:.2f} s, of which graph facts {facts_cpu:.2f} s "
           f"({100 * facts_cpu / max(chunk_cpu, 1e-9):.1f} %)")
     print(f"stored graph {size / 1024:.0f} KiB = {size * per_10k / 1024:.0f} KiB per 10k chunks")
-    print(f"open (read + resolve) CPU {open_cpu * 1000:.0f} ms = {open_cpu * per_10k * 1000:.0f} ms per 10k chunks")
+    print(f"open (read + resolve) CPU {open_cpu * 1000:.0f} ms = "
+          f"{open_cpu * per_10k * 1000:.0f} ms per 10k chunks")
     print(f"one personalised PageRank: {walk_ms:.1f} ms CPU")
 
 
