@@ -223,7 +223,7 @@ class _Builder:
         self.edges: dict[tuple[int, int, int], float] = {}
         self.sites: dict[int, list[tuple[str, int, int]]] = {}
         self.files: dict[str, _FileScope] = {}
-        self.short: dict[str, list[int]] = {}
+        self.short: dict[tuple[str, str], list[int]] = {}  # (language family, short name) → nodes
         self.dotted: dict[str, list[str]] = {}  # a dotted module suffix (`a.b.c`) → its files
         self.folders: dict[str, list[str]] = {}  # folder → code files in it
         self.bases: dict[int, list[int]] = {}
@@ -279,7 +279,7 @@ class _Builder:
             scope.defs.append(node)
             scope.starts.append(start_line)
             scope.by_name.setdefault(name, node)
-            self.short.setdefault(name.rsplit(".", 1)[-1], []).append(node)
+            self.short.setdefault((_FAMILY.get(language, language), name.rsplit(".", 1)[-1]), []).append(node)
             parent = scope.by_name.get(name.rsplit(".", 1)[0]) if "." in name else None
             self._edge(parent if parent is not None else module, node, CONTAINS)
 
@@ -375,11 +375,11 @@ class _Builder:
             found = self._resolve_known(scope, parts, source)
             if found:
                 return [(node, 1.0) for node in found if not classes or self.nodes[node].kind in _CLASS_KINDS]
-        family = _FAMILY.get(scope.language, scope.language)
-        candidates = [node for node in self.short.get(last, [])
+        defined = self.short.get((_FAMILY.get(scope.language, scope.language), last), [])
+        if len(defined) > 4 * MAX_GLOBAL:
+            return []
+        candidates = [node for node in defined
                       if (not classes or self.nodes[node].kind in _CLASS_KINDS)
-                      and _FAMILY.get(self.files[self.nodes[node].path].language,
-                                      self.files[self.nodes[node].path].language) == family
                       and (len(parts) == 1 or "." in self.nodes[node].name or
                            self.nodes[node].kind == "function")]
         if 0 < len(candidates) <= MAX_GLOBAL:
@@ -545,6 +545,10 @@ class GraphStore:
                                      for path, entry in wanted.items()):
             return {path: saved[path][1] for path in wanted}
         base = (self.load(record.collection, base_ids) if base_ids else None) or saved or {}
+        unread = [path for path, entry in wanted.items()
+                  if path not in new_facts and base.get(path, ("",))[0] != entry.blob]
+        if len(unread) > 1:
+            log.info("code graph of %s: reading %d files", record.name, len(unread))
         facts: dict[str, FileFacts] = {}
         for path, entry in wanted.items():
             if path in new_facts:
