@@ -242,7 +242,7 @@ def test_a_re_ingest_reads_only_the_changed_files(tmp_path: Path) -> None:
     assert _names(graph.callees(_one(graph, "discount"))) == {"round_price", "bonus", "Order.total"}
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "foreign"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "foreign", "older version"])
 def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
         shop: tuple[GitRepo, Path], tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
     import shutil
@@ -257,9 +257,12 @@ def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
         stored.write_bytes(whole[: len(whole) // 2])
     elif damage == "garbage":
         stored.write_bytes(b"\x00garbage" * 50)
-    else:
+    elif damage == "foreign":
         with gzip.open(stored, "wt", encoding="utf-8") as stream:
-            stream.write('{"graph": "graph-1", "key": "another", "files": 0}\n')
+            stream.write('{"graph": "graph-2", "key": "another", "files": 0}\n')
+    else:  # written by an earlier ragqa: rebuilt without a word of damage
+        with gzip.open(stored, "wt", encoding="utf-8") as stream:
+            stream.write('{"graph": "graph-1", "key": "any", "files": 0}\n')
     with caplog.at_level(logging.WARNING, logger="ragqa.index"):
         graph = Answerer(_settings(storage), llm=None).project(None).graph
     assert graph is not None
@@ -268,7 +271,7 @@ def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
     with gzip.open(stored, "rt", encoding="utf-8") as stream:
         assert len(stream.read().splitlines()) > 5
     warnings = [record.getMessage() for record in caplog.records]
-    if damage == "missing":
+    if damage in ("missing", "older version"):
         assert not warnings
     else:
         assert len(warnings) == 1 and "code graph" in warnings[0] and "is damaged" in warnings[0]

@@ -26,8 +26,9 @@ _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 @dataclass
 class FileFacts:
     """A file's imports (`(local name, target as written)`: `("np", "numpy")`,
-    `("send", ".sessions.send")`, `("*", "a.b")`), references (`(name as written, line)`) and
-    bases (`(class line, base name)`)."""
+    `("send", ".sessions.send")`, `("*", "a.b")`), references (`(name as written, line)`; an
+    attribute read rather than called starts with `@`: `@index.record`) and bases
+    (`(class line, base name)`)."""
 
     imports: list[tuple[str, str]] = field(default_factory=list)
     references: list[tuple[str, int]] = field(default_factory=list)
@@ -54,6 +55,8 @@ def file_facts(tree: Any, language: Language) -> FileFacts:
         if _inside_reference(node):
             continue
         name = _reference_name(node)
+        if name and node.parent is not None and node.parent.type == "attribute":
+            name = "@" + name  # read, not called (`index.record`): resolved only when certain
         key = (name, node.start_point[0] + 1)
         if name and key not in seen and len(seen) < MAX_REFERENCES:
             seen.add(key)

@@ -51,7 +51,7 @@ from ragqa.index.store import StoredChunk
 from ragqa.languages import by_grammar
 
 log = logging.getLogger("ragqa.index")
-GRAPH_VERSION = "graph-1"
+GRAPH_VERSION = "graph-2"  # 2: attribute reads marked
 EDGE_KINDS = ("contains", "imports", "calls", "inherits")
 CONTAINS, IMPORTS, CALLS, INHERITS = range(4)
 MAX_GLOBAL = 3  # a name defined more often than this project-wide is not guessed at
@@ -365,7 +365,10 @@ class _Builder:
 
     def _resolve(self, scope: _FileScope, name: str, source: int | None, classes: bool = False
                  ) -> list[tuple[int, float]]:
-        """The nodes `name` (as written in `scope`, inside `source`) stands for, with shares."""
+        """The nodes `name` (as written in `scope`, inside `source`) stands for, with shares. An
+        attribute read (`@index.record`) is never guessed project-wide: too many share a name."""
+        read = name.startswith("@")
+        name = name.removeprefix("@")
         unknown_receiver = name.startswith(".")
         parts = [part for part in name.split(".") if part]
         if not parts:
@@ -376,7 +379,7 @@ class _Builder:
             if found:
                 return [(node, 1.0) for node in found if not classes or self.nodes[node].kind in _CLASS_KINDS]
         defined = self.short.get((_FAMILY.get(scope.language, scope.language), last), [])
-        if len(defined) > 4 * MAX_GLOBAL:
+        if read or len(defined) > 4 * MAX_GLOBAL:
             return []
         candidates = [node for node in defined
                       if (not classes or self.nodes[node].kind in _CLASS_KINDS)
@@ -527,6 +530,10 @@ class GraphStore:
             return None
         try:
             return _read(path, manifest_key(live_ids))
+        except _OtherVersion:
+            log.info("code graph %s was written by another version of ragqa; rebuilding it", path)
+            path.unlink(missing_ok=True)
+            return None
         except Exception as error:  # any damage: the file is a cache, rebuilt from the files
             text = " ".join(str(error).split())[:120]
             log.warning("code graph %s is damaged (%s: %s); rebuilding it from the indexed files",
@@ -573,11 +580,17 @@ class GraphStore:
         shutil.rmtree(self.root / collection, ignore_errors=True)
 
 
+class _OtherVersion(ValueError):
+    """A graph file of another format version: not damage, only to be rebuilt."""
+
+
 def _read(path: Path, key: str) -> dict[str, tuple[str, FileFacts]]:
     with gzip.open(path, "rt", encoding="utf-8") as stream:
         header = json.loads(stream.readline())
+        if str(header.get("graph", "")).startswith("graph-") and header.get("graph") != GRAPH_VERSION:
+            raise _OtherVersion(header.get("graph"))
         if header.get("graph") != GRAPH_VERSION or header.get("key") != key:
-            raise ValueError("it is the graph of another set of chunks or version")
+            raise ValueError("it is the graph of another set of chunks")
         found: dict[str, tuple[str, FileFacts]] = {}
         for line in stream:
             data = json.loads(line)
