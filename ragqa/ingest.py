@@ -370,7 +370,7 @@ class Ingester:
             return read_facts(path, text)
 
         try:
-            self.graph.update(record, facts, reusable.live_ids() if reusable else None, again)
+            self.graph.update(record, facts, reusable.live_ids() if reusable else None, again, parsed=False)
         except (OSError, ValueError) as error:
             self.progress.note(f"the code graph of {record.name} was not saved ({error}); "
                                "it is rebuilt when the project is opened")

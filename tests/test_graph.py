@@ -221,8 +221,8 @@ def test_a_re_ingest_reads_only_the_changed_files(tmp_path: Path) -> None:
     # Mark the stored facts of an unchanged file: if the next ingest re-parsed it, the mark would go.
     with gzip.open(first, "rt", encoding="utf-8") as stream:
         lines = stream.read().splitlines()
-    marked = [line.replace('"r":[', '"r":[["marker_call",1],', 1) if '"shop/models.py"' in line else line
-              for line in lines]
+    marked = [line.replace('"r":[', '"r":[["marker_call",1],', 1) if line.startswith('"shop/models.py"')
+              else line for line in lines]
     with gzip.open(first, "wt", encoding="utf-8") as stream:
         stream.write("\n".join(marked) + "\n")
     repo.write("shop/pricing.py", PRICING_PY.replace("round_price(order.total() * 0.9)",
@@ -259,10 +259,10 @@ def test_a_lost_or_damaged_graph_is_rebuilt_from_the_indexed_files(
         stored.write_bytes(b"\x00garbage" * 50)
     elif damage == "foreign":
         with gzip.open(stored, "wt", encoding="utf-8") as stream:
-            stream.write('{"graph": "graph-2", "key": "another", "files": 0}\n')
+            stream.write('{"graph": "graph-3", "key": "another", "files": 0}\n')
     else:  # written by an earlier ragqa: rebuilt without a word of damage
         with gzip.open(stored, "wt", encoding="utf-8") as stream:
-            stream.write('{"graph": "graph-1", "key": "any", "files": 0}\n')
+            stream.write('{"graph": "graph-2", "key": "any", "files": 0}\n')
     with caplog.at_level(logging.WARNING, logger="ragqa.index"):
         graph = Answerer(_settings(storage), llm=None).project(None).graph
     assert graph is not None

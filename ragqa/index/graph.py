@@ -17,12 +17,13 @@ the same package (Go, Java), and last a project-wide name defined at most `MAX_G
 (each of those candidates gets a share of the edge).
 
 **Storage** (decision): a derived cache beside the lexical index,
-`storage/graph/<collection>/<manifest key>.jsonl.gz` — a header line, then one JSON line of facts
-per code file keyed by its blob. An ingest keeps the lines of unchanged blobs and only reads the
-facts of changed files; gzip's CRC and the header's key tell a truncated, damaged or foreign
-file, which is then removed and rebuilt from the indexed files with a one-line warning.
-Resolution is redone whenever a project is opened (a fraction of a second at 10k chunks), so
-only facts, never resolved edges, are stored.
+`storage/graph/<collection>/<manifest key>.jsonl.gz` — a JSON header line, then one line per
+code file: its path (JSON), its blob and its facts (JSON), tab-separated. An ingest copies the
+lines of unchanged blobs as they are and only reads the facts of changed files; gzip's CRC and
+the header's key tell a truncated, damaged or foreign file, which is then removed and rebuilt
+from the indexed files with a one-line warning. Resolution is redone whenever a project is
+opened (about half a second per 10k chunks, `bench/graph.py`), so only facts, never resolved
+edges, are stored.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from ragqa.index.store import StoredChunk
 from ragqa.languages import by_grammar
 
 log = logging.getLogger("ragqa.index")
-GRAPH_VERSION = "graph-2"  # 2: attribute reads marked
+GRAPH_VERSION = "graph-3"  # 2: attribute reads marked; 3: lines `path\tblob\tfacts`
+_COMPRESSION = 3  # gzip level: a one-file re-ingest rewrites the whole file, so fast beats small
 EDGE_KINDS = ("contains", "imports", "calls", "inherits")
 CONTAINS, IMPORTS, CALLS, INHERITS = range(4)
 MAX_GLOBAL = 3  # a name defined more often than this project-wide is not guessed at
@@ -522,9 +524,10 @@ class GraphStore:
     def path(self, collection: str, live_ids: Iterable[str]) -> Path:
         return self.root / collection / f"{manifest_key(live_ids)}.jsonl.gz"
 
-    def load(self, collection: str, live_ids: set[str]) -> dict[str, tuple[str, FileFacts]] | None:
-        """Path → (blob, facts) as saved for exactly these chunks; None when there is no such file.
-        A damaged one (truncated, corrupt, foreign) is reported in one line and removed."""
+    def load(self, collection: str, live_ids: set[str]) -> dict[str, tuple[str, str]] | None:
+        """Path → (blob, its facts as stored JSON) saved for exactly these chunks; None when
+        there is no such file. A damaged one (truncated, corrupt, foreign) is reported in one
+        line and removed; one of an older format is removed quietly."""
         path = self.path(collection, live_ids)
         if not path.exists():
             return None
@@ -542,31 +545,35 @@ class GraphStore:
             return None
 
     def update(self, record: ProjectRecord, new_facts: dict[str, FileFacts], base_ids: set[str] | None,
-               read_facts: Callable[[str], FileFacts]) -> dict[str, FileFacts]:
-        """The facts of every graph file of `record`, saved for its manifest: from `new_facts`
-        (just chunked), the previous manifest's file (`base_ids`, same blob), or `read_facts`."""
+               read_facts: Callable[[str], FileFacts], parsed: bool = True) -> dict[str, FileFacts]:
+        """Save the facts of every graph file of `record` for its manifest — from `new_facts`
+        (just chunked), the previous manifest's file (`base_ids`, same blob: its stored line is
+        copied as is) or `read_facts` — and return them (`parsed`; else nothing, for ingest)."""
         live = record.live_ids()
         wanted = graph_files(record)
         saved = self.load(record.collection, live)
         if saved is not None and all(saved.get(path, ("",))[0] == entry.blob
                                      for path, entry in wanted.items()):
-            return {path: saved[path][1] for path in wanted}
+            return {path: _facts(saved[path][1]) for path in wanted} if parsed else {}
         base = (self.load(record.collection, base_ids) if base_ids else None) or saved or {}
         unread = [path for path, entry in wanted.items()
                   if path not in new_facts and base.get(path, ("",))[0] != entry.blob]
         if len(unread) > 1:
             log.info("code graph of %s: reading %d files", record.name, len(unread))
-        facts: dict[str, FileFacts] = {}
-        for path, entry in wanted.items():
+        lines: dict[str, tuple[str, str]] = {}
+        for path in sorted(wanted):
+            blob = wanted[path].blob
             if path in new_facts:
-                facts[path] = new_facts[path]
-            elif path in base and base[path][0] == entry.blob:
-                facts[path] = base[path][1]
+                lines[path] = (blob, _json(new_facts[path]))
+            elif path in base and base[path][0] == blob:
+                lines[path] = base[path]
             else:
-                facts[path] = read_facts(path)
-        _write(self.path(record.collection, live), manifest_key(live),
-               {path: (wanted[path].blob, facts[path]) for path in sorted(wanted)})
-        return facts
+                lines[path] = (blob, _json(read_facts(path)))
+        _write(self.path(record.collection, live), manifest_key(live), lines)
+        if not parsed:
+            return {}
+        return {path: new_facts[path] if path in new_facts else _facts(text)
+                for path, (_, text) in lines.items()}
 
     def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
         """Delete this collection's graph files except those of the manifests in `keep`."""
@@ -584,32 +591,41 @@ class _OtherVersion(ValueError):
     """A graph file of another format version: not damage, only to be rebuilt."""
 
 
-def _read(path: Path, key: str) -> dict[str, tuple[str, FileFacts]]:
+def _read(path: Path, key: str) -> dict[str, tuple[str, str]]:
+    """A graph file's lines: `<path as JSON>\t<blob>\t<facts as JSON>` after a header line."""
     with gzip.open(path, "rt", encoding="utf-8") as stream:
         header = json.loads(stream.readline())
         if str(header.get("graph", "")).startswith("graph-") and header.get("graph") != GRAPH_VERSION:
             raise _OtherVersion(header.get("graph"))
         if header.get("graph") != GRAPH_VERSION or header.get("key") != key:
             raise ValueError("it is the graph of another set of chunks")
-        found: dict[str, tuple[str, FileFacts]] = {}
+        found: dict[str, tuple[str, str]] = {}
         for line in stream:
-            data = json.loads(line)
-            found[str(data["p"])] = (str(data["h"]), FileFacts.from_json(data))
+            written, blob, text = line.rstrip("\n").split("\t", 2)
+            found[str(json.loads(written))] = (blob, text)
         if len(found) != header.get("files"):
             raise ValueError(f"it holds {len(found)} files of {header.get('files')}")
     return found
 
 
-def _write(path: Path, key: str, facts: dict[str, tuple[str, FileFacts]]) -> None:
+def _json(facts: FileFacts) -> str:
+    return json.dumps(facts.to_json(), separators=(",", ":"))
+
+
+def _facts(text: str) -> FileFacts:
+    return FileFacts.from_json(json.loads(text))
+
+
+def _write(path: Path, key: str, lines: dict[str, tuple[str, str]]) -> None:
     """Write atomically: readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as stream:
-            stream.write(json.dumps({"graph": GRAPH_VERSION, "key": key, "files": len(facts)}) + "\n")
-            for file_path, (blob, found) in facts.items():
-                stream.write(json.dumps({"p": file_path, "h": blob, **found.to_json()},
-                                        separators=(",", ":")) + "\n")
+        with os.fdopen(handle, "wb") as raw, \
+                gzip.open(raw, "wt", encoding="utf-8", compresslevel=_COMPRESSION) as stream:
+            stream.write(json.dumps({"graph": GRAPH_VERSION, "key": key, "files": len(lines)}) + "\n")
+            for file_path, (blob, text) in lines.items():
+                stream.write(f"{json.dumps(file_path)}\t{blob}\t{text}\n")
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
