@@ -371,16 +371,19 @@ def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> 
     asyncio.run(session())
 
 
-@pytest.mark.parametrize(("question", "path", "line_text"), [
-    ("Where is `discount` used?", "shop/service.py", "    return pricing.discount(order)"),
-    ("What calls Order.checkout?", "shop/service.py", "    order.checkout()"),
-    ("What does place_order call?", "shop/models.py", None),
+@pytest.mark.parametrize(("question", "path", "line_text", "lead"), [
+    ("Where is `discount` used?", "shop/service.py", "    return pricing.discount(order)",
+     "`discount` is used by `place_order` in `shop/service.py`:"),
+    ("What calls Order.checkout?", "shop/service.py", "    order.checkout()",
+     "`Order.checkout` is called by `place_order` in `shop/service.py`:"),
+    ("What does place_order call?", "shop/models.py", None, "`place_order` calls `Order` in `shop/models.py`:"),
 ])
 def test_ask_answers_usage_questions_from_the_graph(shop: tuple[GitRepo, Path], question: str, path: str,
-                                                    line_text: str | None) -> None:
+                                                    line_text: str | None, lead: str) -> None:
     repo, storage = shop
     answer = Answerer(_settings(storage), llm=None).ask(question)
     assert answer.answered, answer.answer
+    assert answer.answer.startswith(lead + "\n"), answer.answer
     top = answer.sources[0]
     assert top.path == path
     lines = repo.show(answer.commit, path).split("\n")
