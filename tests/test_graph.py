@@ -376,7 +376,8 @@ def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> 
      "`discount` is used by `place_order` in `shop/service.py`:"),
     ("What calls Order.checkout?", "shop/service.py", "    order.checkout()",
      "`Order.checkout` is called by `place_order` in `shop/service.py`:"),
-    ("What does place_order call?", "shop/models.py", None, "`place_order` calls `Order` in `shop/models.py`:"),
+    ("What does place_order call?", "shop/models.py", None,
+     "`place_order` calls `Order` in `shop/models.py`:"),
 ])
 def test_ask_answers_usage_questions_from_the_graph(shop: tuple[GitRepo, Path], question: str, path: str,
                                                     line_text: str | None, lead: str) -> None:
