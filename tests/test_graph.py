@@ -393,3 +393,22 @@ def test_ask_answers_usage_questions_from_the_graph(shop: tuple[GitRepo, Path], 
     if line_text is not None:
         assert line_text in lines[top.start_line - 1:top.end_line]
         assert line_text.strip() in answer.answer
+
+
+def test_a_re_ingest_after_the_graph_was_lost_reads_the_unchanged_files_again(tmp_path: Path) -> None:
+    import shutil
+
+    repo = _repo(tmp_path)
+    settings = _settings(tmp_path / "storage")
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root), web_url=WEB))
+    shutil.rmtree(tmp_path / "storage" / "graph")
+    repo.write("shop/pricing.py", PRICING_PY + "\n\ndef bonus():\n    return discount(None)\n")
+    repo.commit("bonus")
+    Ingester(settings).ingest(IngestRequest(source=str(repo.root)))
+    [stored] = _graph_files(tmp_path / "storage")
+    with gzip.open(stored, "rt", encoding="utf-8") as stream:
+        assert any(line.startswith('"shop/models.py"\t') and "self.validate" in line for line in stream)
+    graph = Answerer(settings, llm=None).project(None).graph
+    assert graph is not None
+    assert _names(graph.callers(_one(graph, "discount"))) == {"place_order", "bonus"}
+    assert {"Base.save", "Order.total"} <= _names(graph.callees(_one(graph, "Order.checkout")))
