@@ -22,7 +22,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from ragqa import __version__
 from ragqa.answer import Answerer
 from ragqa.answer.render import title
-from ragqa.errors import RagqaError
+from ragqa.errors import BadRequestError, RagqaError
 from ragqa.index.registry import check_name
 from ragqa.links import permalink
 from ragqa.query import Query
@@ -211,5 +211,5 @@ def _usages(answerer: Answerer, project: str, name: str,
 
 def _bounded_limit(value: int, most: int = 200) -> int:
     if not 1 <= value <= most:
-        raise RagqaError(f"limit must be between 1 and {most}")
+        raise BadRequestError(f"limit must be between 1 and {most}")
     return value

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ragqa.errors import RagqaError
+from ragqa.errors import BadRequestError, RagqaError
 from ragqa.index.graph import CodeGraph, Node
 from ragqa.retrieve.evidence import Evidence
 from ragqa.retrieve.project import Filters, ProjectIndex
@@ -39,7 +39,7 @@ def check_usage_name(name: str) -> str:
     for anything that cannot be a code name."""
     cleaned = name.strip().strip("`").removesuffix("()").strip()
     if not cleaned or len(cleaned) > MAX_NAME_CHARS or not _NAME.match(cleaned):
-        raise RagqaError(f"name must be a code name such as `send` or `Session.send` (at most "
+        raise BadRequestError(f"name must be a code name such as `send` or `Session.send` (at most "
                          f"{MAX_NAME_CHARS} characters), not {name[:60]!r}")
     return cleaned
 
@@ -54,7 +54,7 @@ def definitions(project: ProjectIndex, name: str) -> tuple[CodeGraph, list[Node]
     found = [node for node in graph.definitions(check_usage_name(name))
              if node.kind not in ("module", "package")]
     if not found:
-        raise RagqaError(f"no definition named {name!r} in {project.record.name} (`find_symbol` lists "
+        raise BadRequestError(f"no definition named {name!r} in {project.record.name} (`find_symbol` lists "
                          "what is defined)")
     return graph, found[:MAX_DEFINITIONS]
 
