@@ -177,6 +177,8 @@ def locate(
     top_k: Annotated[int, typer.Option(min=1, max=50, help="Files to list.")] = 10,
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the location contract as JSON.")] = False,
+    functions: Annotated[bool, typer.Option(
+        "--functions", help="List functions, methods and classes ranked across files.")] = False,
 ) -> None:
     """Where to change the code for an issue or a traceback: files, then functions, with reasons."""
     from ragqa.answer import Answerer
@@ -195,7 +197,7 @@ def locate(
     for location in locations:
         if len(locations) > 1:
             print(f"## {location.project}")
-        _print_location(location)
+        _print_location(location, functions)
 
 
 def _chosen(project: list[str] | None) -> str | list[str] | None:
@@ -225,7 +227,7 @@ def _text_argument(value: str, limit: int) -> str:
     return sys.stdin.read(limit + 1)
 
 
-def _print_location(location: Location) -> None:
+def _print_location(location: Location, functions: bool = False) -> None:
     read = location.read
     if read.tracebacks or read.errors:
         traces = f"{read.tracebacks} traceback{'s' * (read.tracebacks != 1)}"
@@ -233,6 +235,9 @@ def _print_location(location: Location) -> None:
             if read.tracebacks else []
         seen += [f"error {error!r}" for error in read.errors[:2]]
         err.print("read: " + "; ".join(seen), style="dim", markup=False, highlight=False)
+    if functions:
+        _print_functions(location)
+        return
     if not location.files:
         print("No file matches.")
     for rank, found in enumerate(location.files, 1):
@@ -241,6 +246,17 @@ def _print_location(location: Location) -> None:
             why = f" — {'; '.join(symbol.reasons[:2])}" if symbol.reasons else ""
             print(f"   {symbol.name} ({symbol.kind}, lines {symbol.start_line}–{symbol.end_line}){why}")
             print(f"     {symbol.url}")
+    err.print(f"{location.project} @ {location.commit[:12]} · {location.timings_ms.get('total', 0)} ms",
+              style="dim", highlight=False)
+
+
+def _print_functions(location: Location) -> None:
+    if not location.functions:
+        print("No function matches.")
+    for rank, hit in enumerate(location.functions, 1):
+        why = f" — {'; '.join(hit.reasons[:2])}" if hit.reasons else ""
+        print(f"{rank}. {hit.name} ({hit.kind}, {hit.path}:{hit.start_line}–{hit.end_line}){why}")
+        print(f"   {hit.url}")
     err.print(f"{location.project} @ {location.commit[:12]} · {location.timings_ms.get('total', 0)} ms",
               style="dim", highlight=False)
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from ragqa.chunking import Chunk, ChunkedFile, Limits, detect, read_file
+from ragqa.chunking import Chunk, ChunkedFile, FileFacts, Limits, detect, read_facts, read_file
 from ragqa.errors import (
     BadSourceError,
     BusyError,
@@ -44,6 +44,7 @@ from ragqa.index import (
     ChunkStore,
     Embedder,
     FileEntry,
+    GraphStore,
     LexicalStore,
     ProjectRecord,
     Registry,
@@ -172,6 +173,7 @@ class Ingester:
         self.registry = Registry(self.client)
         self.leases = Leases(self.client, settings.lease_ttl_s)
         self.lexical = LexicalStore(settings.lexical_dir)
+        self.graph = GraphStore(settings.graph_dir)
 
     def ingest(self, request: IngestRequest, policy: SourcePolicy | None = None) -> IngestSummary:
         """Index `request.source` as a new project or bring an existing one up to date.
@@ -282,6 +284,7 @@ class Ingester:
             if isinstance(collection, str) and collection:
                 delete_collection(self.client, collection)
                 self.lexical.drop(collection)
+                self.graph.drop(collection)
             shutil.rmtree(self.settings.repos_dir / mirror_name(name), ignore_errors=True)
 
     def _index(self, snapshot: Snapshot, record: ProjectRecord, previous: ProjectRecord | None,
@@ -295,7 +298,7 @@ class Ingester:
         unchanged = {path: entry for path, entry in old_files.items()
                      if candidates.get(path) == entry.blob}
         changed = [path for path in candidates if path not in unchanged]
-        new_files, chunks, undecodable = self._chunk(snapshot, changed, candidates)
+        new_files, chunks, facts, undecodable = self._chunk(snapshot, changed, candidates)
         skipped += undecodable
         if not unchanged and not new_files:
             raise RagqaError(f"nothing to index in {record.source}: no text files left after "
@@ -311,6 +314,7 @@ class Ingester:
             record.collection, record.live_ids(), {chunk.id: lexical_doc(chunk) for chunk in chunks},
             reusable.live_ids() if reusable else None,
             fetch=lambda ids: [lexical_doc(stored) for stored in store.get(ids)])
+        self._update_graph(snapshot, record, facts, reusable)
         self.registry.put(record)
         self.progress.note(f"committed {record.name} @ {record.commit[:12]}", verbose=True)
         self._collect_garbage(store, record, previous)
@@ -336,12 +340,13 @@ class Ingester:
         return kept, len(snapshot.files) - len(kept)
 
     def _chunk(self, snapshot: Snapshot, paths: Sequence[str], blobs: dict[str, str]
-               ) -> tuple[dict[str, FileEntry], list[Chunk], int]:
+               ) -> tuple[dict[str, FileEntry], list[Chunk], dict[str, FileFacts], int]:
         """Read and chunk the changed files; files that turn out binary or undecodable drop out."""
         limits = Limits(self.settings.chunk_max_lines, self.settings.chunk_max_chars)
         self.progress.stage("chunking", len(paths))
         entries: dict[str, FileEntry] = {}
         chunks: list[Chunk] = []
+        facts: dict[str, FileFacts] = {}
         dropped = 0
         for path in paths:
             self.progress.advance()
@@ -365,7 +370,29 @@ class Ingester:
                                       symbols=_symbol_entries(chunked), redacted=secrets.count,
                                       doc_chunks=chunked.doc_chunks)
             chunks.extend(chunked.chunks)
-        return entries, chunks, dropped
+            if chunked.facts is not None:
+                facts[path] = chunked.facts
+        return entries, chunks, facts, dropped
+
+    def _update_graph(self, snapshot: Snapshot, record: ProjectRecord, facts: dict[str, FileFacts],
+                      reusable: ProjectRecord | None) -> None:
+        """Save the code graph's facts for the new manifest: the changed files' come from the
+        chunker's trees, unchanged ones from the previous manifest's graph (or, when that is
+        lost, from reading the file again). The graph is a cache: failing to write it leaves
+        the ingest whole, and readers rebuild it."""
+        self.progress.stage("graph", None)
+
+        def again(path: str) -> FileFacts:
+            text = decode_text(snapshot.read(path)) or ""
+            if self.settings.redact_secrets:
+                text = redact(path, text).text
+            return read_facts(path, text)
+
+        try:
+            self.graph.update(record, facts, reusable.live_ids() if reusable else None, again, parsed=False)
+        except (OSError, ValueError) as error:
+            self.progress.note(f"the code graph of {record.name} was not saved ({error}); "
+                               "it is rebuilt when the project is opened")
 
     def _redact(self, path: str, text: str) -> Redacted:
         """The text with its secrets replaced (when `redact_secrets` is on, the default)."""
@@ -461,10 +488,12 @@ class Ingester:
         if previous and previous.collection != record.collection:
             delete_collection(self.client, previous.collection)
             self.lexical.drop(previous.collection)
+            self.graph.drop(previous.collection)
         keep = [record.live_ids()]
         if previous is not None and previous.collection == record.collection:
             keep.append(previous.live_ids())  # for readers still holding the previous record
         self.lexical.prune(record.collection, keep)
+        self.graph.prune(record.collection, keep)
 
     def _new_record(self, request: IngestRequest, name: str, ref: str | None, source: str,
                     kind: str, previous: ProjectRecord | None) -> ProjectRecord:

@@ -22,7 +22,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from ragqa import __version__
 from ragqa.answer import Answerer
 from ragqa.answer.render import title
-from ragqa.errors import RagqaError
+from ragqa.errors import BadRequestError, RagqaError
 from ragqa.index.registry import check_name
 from ragqa.links import permalink
 from ragqa.query import Query
@@ -86,6 +86,26 @@ def build_server(answerer: Callable[[], Answerer]) -> MCPServer:
         `Session`, `Session.request` or `requests.Session.request`. Each definition with its kind,
         path, lines and permalink; classes and functions before methods."""
         return await _run(lambda: _find(answerer(), project, name))
+
+    @server.tool()
+    async def find_references(project: str, name: str, limit: int = 50) -> dict[str, Any]:
+        """Where a function, method or class is used in an indexed project, from its code graph
+        (calls and references resolved by name, imports and the class hierarchy): the name's
+        definitions, then each using line with the definition it is in, its text and permalink.
+        `name`: `send`, `Session.send` or `requests.Session.send`; `limit`: at most 200."""
+        return await _run(lambda: _usages(answerer(), project, name, "references", limit))
+
+    @server.tool()
+    async def callers(project: str, name: str, limit: int = 50) -> dict[str, Any]:
+        """What calls a function or method in an indexed project, from its code graph: each
+        calling definition with its lines, permalink and the line of its first call."""
+        return await _run(lambda: _usages(answerer(), project, name, "callers", limit))
+
+    @server.tool()
+    async def callees(project: str, name: str, limit: int = 50) -> dict[str, Any]:
+        """What a function or method of an indexed project calls, from its code graph: each
+        called definition in the project with its lines and permalink."""
+        return await _run(lambda: _usages(answerer(), project, name, "callees", limit))
 
     @server.resource("ragqa://projects", mime_type="application/json")
     def projects_resource() -> str:
@@ -180,3 +200,16 @@ def _overview(answerer: Answerer, name: str) -> str:
     parts.append("## Files\n\n" + "\n".join(f"- {path}" for path in sorted(record.files)))
     return "\n".join(parts) + "\n"
 
+
+
+def _usages(answerer: Answerer, project: str, name: str,
+            relation: Literal["references", "callers", "callees"], limit: int) -> dict[str, Any]:
+    """The usages contract (`ragqa.answer.usages`) of `name`, checked like the other tools' input."""
+    check_name(project)
+    return answerer.usages(name, relation, project, _bounded_limit(limit)).model_dump(mode="json")
+
+
+def _bounded_limit(value: int, most: int = 200) -> int:
+    if not 1 <= value <= most:
+        raise BadRequestError(f"limit must be between 1 and {most}")
+    return value

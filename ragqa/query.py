@@ -70,6 +70,20 @@ _CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_]\w*(?:(?:::|#)[A-Za-z_]\w*)+"
                         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
                         r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"
                         r"|(?<![\w-])--?[a-z][a-z0-9-]+\b")
+_USAGE_NAME = r"`?(?P<name>[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*)(?:\(\))?`?"
+_LIST = r"^\W*(?:(?:list|show|find)\s+(?:me\s+)?)?(?:all\s+)?(?:the\s+)?"
+_WHO = r"(?:what|who|which (?:functions?|methods?|code|places?|classes?|files?))"
+# "where is X used", "what calls Y", "what does X call": answered from the code graph.
+USAGE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (relation, re.compile(pattern, re.IGNORECASE)) for relation, pattern in (
+        ("callers", rf"^\W*{_WHO}\s+(?:calls?|invokes?)\s+{_USAGE_NAME}\W*$"),
+        ("callers", rf"{_LIST}callers\s+of\s+{_USAGE_NAME}\W*$"),
+        ("callees", rf"^\W*what\s+(?:functions?\s+|methods?\s+)?(?:does|do)\s+{_USAGE_NAME}\s+call\W*$"),
+        ("callees", rf"{_LIST}callees\s+of\s+{_USAGE_NAME}\W*$"),
+        ("references", rf"^\W*where\s+(?:is|are)\s+{_USAGE_NAME}\s+(?:used|called|referenced|invoked)\W*$"),
+        ("references", rf"^\W*{_WHO}\s+uses?\s+{_USAGE_NAME}\W*$"),
+        ("references", rf"{_LIST}(?:usages?|uses|references)\s+(?:of|to)\s+{_USAGE_NAME}\W*$"),
+    ))
 # Words that say nothing about what a question is about ("how does it work?").
 GENERIC_TERMS = frozenset(tokenize(
     "work works working help thing things stuff project code library package tool app module "
@@ -95,6 +109,7 @@ class Query:
     report: Report | None = None  # a pasted issue, traceback or log, read part by part
     messages: tuple[str, ...] = ()  # error or log messages a short question quotes
     locating: bool = False  # asks where to change the code (`locate`), not for an answer
+    usage: tuple[str, str] | None = None  # ("callers" | "callees" | "references", name) from the graph
 
     @classmethod
     def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
@@ -111,7 +126,7 @@ class Query:
                    about_testing=bool(_TESTING.search(about)) and not _OWN_TESTS.search(about),
                    about_changes=bool(_CHANGES.search(about)), yes_no=bool(_YES_NO.match(text)),
                    report=report, messages=quoted_messages(text) if report is None else (),
-                   locating=always_report)
+                   locating=always_report, usage=usage_question(text) if report is None else None)
 
     @property
     def content_terms(self) -> set[str]:
@@ -123,6 +138,18 @@ class Query:
         """Too vague to search for: no code name and no word with a subject ("help", "how does
         it work?")."""
         return not self.names and not self.content_terms
+
+
+def usage_question(text: str) -> tuple[str, str] | None:
+    """("callers", "Session.send") for "What calls `Session.send`?", likewise "callees" for
+    "What does X call?" and "references" for "Where is X used?"; None for other questions."""
+    if len(text) > 200:
+        return None
+    for relation, pattern in USAGE_QUESTIONS:
+        found = pattern.match(text.strip())
+        if found:
+            return relation, found.group("name")
+    return None
 
 
 def _intent(text: str) -> Intent:

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25F ranking in fusion.")
     symbol_weight: float = Field(
         1.0, ge=0, description="Weight of the ranking of chunks that define a name in the question.")
+    graph_weight: float = Field(
+        0.5, ge=0, description="Weight in fusion of the code-graph ranking of a report (`locate`): "
+                               "the evidence spread to callers, callees, containing definitions, "
+                               "subclasses and sibling modules; 0 turns it off (docs/quality.md).")
     field_weights: dict[str, float] = Field(
         default_factory=lambda: {"body": 1.0, "path": 0.0, "symbol": 0.0, "heading": 0.0},
         description="BM25F: weight of a match in a chunk's body (which holds its location too) and, "
@@ -236,6 +240,10 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.storage_dir / "lexical"
+
+    @property
+    def graph_dir(self) -> Path:
+        return self.storage_dir / "graph"
 
     @property
     def locks_dir(self) -> Path:

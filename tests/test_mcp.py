@@ -26,7 +26,8 @@ from tests.conftest import SAMPLE_MD, SAMPLE_PY, GitRepo
 from tests.live_server import LiveServer
 
 WEB = "https://github.com/acme/sample"
-TOOLS = {"search", "ask", "locate", "list_projects", "read_lines", "find_symbol"}
+TOOLS = {"search", "ask", "locate", "list_projects", "read_lines", "find_symbol", "find_references",
+         "callers", "callees"}
 
 
 @pytest.fixture(scope="module")

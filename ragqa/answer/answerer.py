@@ -22,6 +22,8 @@ from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
 from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
 from ragqa.answer.location import Location, build_location
+from ragqa.answer.usages import Usages, build_usages
+from ragqa.chunking import FileFacts, read_facts
 from ragqa.errors import (
     AmbiguousProjectError,
     ConfigError,
@@ -33,6 +35,8 @@ from ragqa.freshness import Behind, Head, Heads, behind
 from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
+    CodeGraph,
+    GraphStore,
     LexicalStore,
     ProjectRecord,
     Registry,
@@ -42,6 +46,8 @@ from ragqa.index import (
     lexical_doc,
 )
 from ragqa.index.chroma import get_collection, store_errors
+from ragqa.index.graph import build as build_graph
+from ragqa.index.graph import file_text
 from ragqa.index.lexical import tokenize
 from ragqa.index.registry import check_name
 from ragqa.links import permalink
@@ -49,6 +55,7 @@ from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
 from ragqa.query import Intent, Query
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
 from ragqa.retrieve.rerank import CrossEncoderReranker, LLMReranker
+from ragqa.retrieve.usages import Relation
 from ragqa.settings import Settings
 
 log = logging.getLogger("ragqa.answer")
@@ -126,6 +133,7 @@ class Answerer:
         self.client = chroma_client(settings, create=False)
         self.registry = Registry(self.client)
         self.lexical = LexicalStore(settings.lexical_dir)
+        self.graphs = GraphStore(settings.graph_dir)
         self.llm = get_llm(settings) if llm == "settings" else llm
         self.retriever = Retriever(settings, get_embedder(settings), get_reranker(settings, self.llm))
         self._projects: dict[str, _Cached] = {}
@@ -186,6 +194,13 @@ class Answerer:
             location = build_location(index, query, ranking, top_k or LOCATE_TOP_K)
         location.timings_ms = {"total": _ms(time.perf_counter() - started)}
         return location
+
+    def usages(self, name: str, relation: Relation, project: str | None = None, limit: int = 50) -> Usages:
+        """Where `name` is used (`references`), what calls it (`callers`) or what it calls
+        (`callees`), from the project's code graph, with permalinks."""
+        index = self.project(project)
+        with self.cpu:
+            return build_usages(index, name, relation, limit)
 
     def behind(self, record: ProjectRecord) -> Behind | None:
         """Whether a newer commit of the project's tracked ref is known (a push, a poll) and not
@@ -303,7 +318,20 @@ class Answerer:
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
             fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
-        return ProjectIndex.open(record, store, lexical, memory)
+        return ProjectIndex.open(record, store, lexical, memory, self._graph(record, source))
+
+    def _graph(self, record: ProjectRecord, source: ChunkStore | ChunkStoreSnapshot) -> CodeGraph | None:
+        """The project's code graph, its stored facts rebuilt from the indexed files when lost
+        or damaged. The graph only helps ranking: when it cannot be had, retrieval goes on without."""
+        def again(path: str) -> FileFacts:
+            return read_facts(path, file_text(source, record.files[path].chunks))
+
+        try:
+            return build_graph(record, self.graphs.update(record, {}, None, again))
+        except Exception as error:
+            log.warning("project %s: its code graph is not available (%s: %s)", record.name,
+                        type(error).__name__, " ".join(str(error).split())[:120])
+            return None
 
     def _snapshot(self, record: ProjectRecord, store: ChunkStore) -> ChunkStoreSnapshot:
         """The project's chunks and vectors in memory; read again once if some were missing

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ragqa.links import permalink
 from ragqa.query import Query
 from ragqa.retrieve import ProjectIndex
-from ragqa.retrieve.locate import LocatedFile, locate
+from ragqa.retrieve.locate import LocatedFile, locate, locate_functions
 from ragqa.retrieve.retriever import Ranking
 
 
@@ -35,6 +35,12 @@ class FileHit(BaseModel):
     symbols: list[SymbolHit]
 
 
+class FunctionHit(SymbolHit):
+    """A function, method or class ranked across the project's files (`ragqa locate --functions`)."""
+
+    path: str
+
+
 class ReportSummary(BaseModel):
     """What ragqa read in the input (empty for a plain question)."""
 
@@ -54,6 +60,7 @@ class Location(BaseModel):
     commit: str
     files: list[FileHit]
     read: ReportSummary
+    functions: list[FunctionHit] = Field(default_factory=list)  # the best definitions across files
     timings_ms: dict[str, int] = Field(default_factory=dict)
 
 
@@ -61,7 +68,13 @@ def build_location(index: ProjectIndex, query: Query, ranking: Ranking, top_k: i
     """The contract for `ranking`'s best `top_k` files."""
     record = index.record
     files = [_file_hit(index, found) for found in locate(index, ranking, top_k)]
-    return Location(project=record.name, commit=record.commit, files=files, read=_summary(index, query))
+    functions = [FunctionHit(path=found.path, name=s.name, kind=s.kind, start_line=s.start_line,
+                             end_line=s.end_line, score=s.score, reasons=s.reasons,
+                             url=permalink(record.web_url, record.commit, found.path, s.start_line,
+                                           s.end_line))
+                 for found in locate_functions(index, ranking, top_k) for s in (found.symbol,)]
+    return Location(project=record.name, commit=record.commit, files=files, read=_summary(index, query),
+                    functions=functions)
 
 
 def _file_hit(index: ProjectIndex, found: LocatedFile) -> FileHit:

@@ -80,6 +80,10 @@ def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[
     """One sentence that says where the answer is, in the words the question asked for; for a
     pasted report, where to start and what in the report points there."""
     where = inline_code(first.path)
+    if query.usage is not None and reasons:  # "what calls X?", answered from the code graph
+        verb = {"callers": "is called by", "callees": "calls", "references": "is used by"}[query.usage[0]]
+        named = first.title if first.title.startswith("`") else "code"
+        return f"{inline_code(query.usage[1])} {verb} {named} in {where}:"
     if reasons:
         start = f"{first.title} in {where}" if first.title.startswith("`") else where
         return f"Start at {start}: it is {'; '.join(_with_code(reason) for reason in reasons[:2])}."
@@ -105,4 +109,13 @@ def vague_reply(project: str, topics: Sequence[str]) -> str:
 
 def _with_code(text: str) -> str:
     """`text` safe as Markdown, its inline code spans kept as code."""
-    return "".join(piece if is_code else plain_text(piece) for piece, is_code in code_spans(text))
+    return "".join(piece if is_code else _plain_spaced(piece) for piece, is_code in code_spans(text))
+
+
+def _plain_spaced(piece: str) -> str:
+    """`plain_text` keeping one space where the piece met a code span with one
+    ("called by `send`", not "called by`send`")."""
+    core = plain_text(piece)
+    if not core:
+        return " " if piece else ""
+    return (" " if piece[0].isspace() else "") + core + (" " if piece[-1].isspace() else "")

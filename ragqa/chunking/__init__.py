@@ -16,20 +16,23 @@ from ragqa.chunking.by_language import doc_chunks, label, table_definitions
 from ragqa.chunking.code import Definition, code_spans, definitions, has_parser, parse
 from ragqa.chunking.docs import section_spans
 from ragqa.chunking.languages import detect
+from ragqa.chunking.references import FileFacts, file_facts
 from ragqa.languages import by_grammar
 
-__all__ = ["Chunk", "ChunkedFile", "Definition", "Limits", "chunk_file", "detect", "read_file",
-           "split_lines"]
+__all__ = ["Chunk", "ChunkedFile", "Definition", "FileFacts", "Limits", "chunk_file", "detect", "read_facts",
+           "read_file", "split_lines"]
 
 
 @dataclass(frozen=True)
 class ChunkedFile:
     """A file's chunks and, for code, the definitions it makes (its part of the symbol table)
-    and which of its chunks are mostly doc comments (`doc_chunks`, positions in `chunks`)."""
+    and which of its chunks are mostly doc comments (`doc_chunks`, positions in `chunks`);
+    `facts`: its imports, references and bases for the code graph, read from the same tree."""
 
     chunks: list[Chunk]
     definitions: list[Definition]
     doc_chunks: list[int] = field(default_factory=list)
+    facts: FileFacts | None = None
 
 
 def chunk_file(path: str, text: str, limits: Limits | None = None) -> list[Chunk]:
@@ -43,13 +46,15 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
     lines = split_lines(text)
     language, kind = detect(path)
     found: list[Definition] = []
+    facts: FileFacts | None = None
     entry = by_grammar(language) if kind == "code" and has_parser(language) else None
-    if entry is not None and entry.definitions is None:
-        entry = None  # Python: the generic walker, written for it
+    table = entry if entry is not None and entry.definitions is not None else None  # Python: the
+    # generic walker, written for it
     if kind == "code" and has_parser(language):
         tree = parse(text.encode("utf-8"), language)
-        spans = code_spans(tree, lines, limits, docs_stay=entry is not None)
-        found = definitions(tree) if entry is None else table_definitions(tree, entry, lines)
+        facts = file_facts(tree, entry) if entry is not None else None
+        spans = code_spans(tree, lines, limits, docs_stay=table is not None)
+        found = definitions(tree) if table is None else table_definitions(tree, table, lines)
     elif kind == "docs" and language in {"markdown", "rst", "asciidoc"}:
         spans = section_spans(lines, language, limits)
     else:
@@ -59,10 +64,19 @@ def read_file(path: str, text: str, limits: Limits | None = None) -> ChunkedFile
                     text="\n".join(lines[span.start:end + 1]), language=language, kind=kind,
                     symbol=span.symbol, heading=span.heading)
               for span, end in zip(trimmed, _ends(lines, trimmed), strict=True)]
-    if entry is None:
-        return ChunkedFile(chunks, found)
+    if table is None:
+        return ChunkedFile(chunks, found, facts=facts)
     chunks = [replace(chunk, symbol=label(chunk, found) or chunk.symbol) for chunk in chunks]
-    return ChunkedFile(chunks, found, doc_chunks(chunks, found, entry))
+    return ChunkedFile(chunks, found, doc_chunks(chunks, found, table), facts)
+
+
+def read_facts(path: str, text: str) -> FileFacts:
+    """Only the graph facts of a code file (a parse, no chunking): for rebuilding a lost graph."""
+    language, kind = detect(path)
+    entry = by_grammar(language) if kind == "code" and has_parser(language) else None
+    if entry is None:
+        return FileFacts()
+    return file_facts(parse(text.encode("utf-8"), language), entry)
 
 
 def _ends(lines: list[str], spans: list[Span]) -> list[int]:

@@ -2,6 +2,7 @@
 
 from ragqa.index.chroma import StoreUnavailableError, chroma_client
 from ragqa.index.embedders import Embedder, embedder_name, get_embedder
+from ragqa.index.graph import CodeGraph, GraphStore
 from ragqa.index.lexical import LexicalIndex, LexicalStore
 from ragqa.index.registry import FileEntry, ProjectRecord, Registry
 from ragqa.index.store import (
@@ -16,8 +17,10 @@ from ragqa.index.store import (
 __all__ = [
     "ChunkStore",
     "ChunkStoreSnapshot",
+    "CodeGraph",
     "Embedder",
     "FileEntry",
+    "GraphStore",
     "LexicalIndex",
     "LexicalStore",
     "ProjectRecord",

@@ -9,9 +9,10 @@ tests, never the ranking code. An entry says:
   is, what kind of definition it is, whether it opens a scope that qualifies the names inside
   it (`Class.method`), and where a method's owner is named outside the method (Go's receiver,
   Rust's `impl Type`). `None` keeps the generic walker that Python has always used;
-- **what a later code graph needs** (`references`, `imports`): the node kinds of calls and
-  references with the field that names the callee, and the node kinds of imports. Nothing reads
-  them yet; they are declared here so that the graph reads the same table;
+- **what the code graph needs** (`references`, `imports`, `bases`): the node kinds of calls and
+  references with the field that names the callee (empty: the node itself), the node kinds of
+  imports, and the node kinds (with field) that list a class's bases; `ragqa.chunking.references`
+  reads them from the chunker's tree and `ragqa.index.graph` resolves them;
 - **doc comments** (`doc_comments`): the line prefixes of comments that document an item
   (`///`, `/**`, `//` for godoc) and of those that document the whole file (`//!`, a Go
   package comment), whether the language documents with docstrings instead, and how a public
@@ -110,6 +111,7 @@ class Language:
     definitions: tuple[DefinitionRule, ...] | None = None
     references: tuple[Reference, ...] = ()
     imports: tuple[str, ...] = ()
+    bases: tuple[Reference, ...] = ()
     doc_comments: DocComments = DocComments()
     test_paths: tuple[str, ...] = ()
     example_paths: tuple[str, ...] = ()

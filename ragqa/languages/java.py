@@ -23,6 +23,8 @@ JAVA = Language(
     ),
     references=(Reference("method_invocation", "name"), Reference("object_creation_expression", "type")),
     imports=("import_declaration",),
+    bases=(Reference("superclass", ""), Reference("super_interfaces", ""),
+           Reference("extends_interfaces", "")),
     # Not `private`: interface members are public without saying so.
     doc_comments=DocComments(item=("/**", "*", "*/"), public_line=r"^(?!.*\bprivate\b)",
                              private=("@hide",)),

@@ -47,6 +47,7 @@ _RULES = (
     Rule("abstract_method_signature", "method"),
 )
 _REFERENCES = (Reference("call_expression", "function"), Reference("new_expression", "constructor"))
+_BASES = (Reference("class_heritage", ""),)
 _IMPORTS = ("import_statement", "export_statement")  # the latter only with a `source` (re-export)
 _DOCS = DocComments(item=("/**", "*", "*/"), private=("@private", "@api private", "@internal",
                                                       "@ignore"))
@@ -69,14 +70,14 @@ _FRAMES = (r"^\s*at (?:(?:async )?(?P<function>[^\s()]+) )?\(?(?P<path>(?:file:/
 JAVASCRIPT = Language(
     name="javascript", grammars=("javascript",),
     extensions=(".js", ".mjs", ".cjs", ".jsx"),
-    definitions=_RULES, references=_REFERENCES, imports=_IMPORTS, doc_comments=_DOCS,
+    definitions=_RULES, references=_REFERENCES, imports=_IMPORTS, bases=_BASES, doc_comments=_DOCS,
     test_paths=_TESTS, example_paths=_EXAMPLES, code_paths=_CODE,
     error_definitions=_ERROR_DEFINITIONS, error_raises=_ERROR_RAISES, frame_patterns=_FRAMES,
 )
 TYPESCRIPT = Language(
     name="typescript", grammars=("typescript", "tsx"),
     extensions=(".ts", ".mts", ".cts", ".tsx"),
-    definitions=_RULES, references=_REFERENCES, imports=_IMPORTS, doc_comments=_DOCS,
+    definitions=_RULES, references=_REFERENCES, imports=_IMPORTS, bases=_BASES, doc_comments=_DOCS,
     test_paths=_TESTS, example_paths=_EXAMPLES, code_paths=_CODE, api_docs_paths=("*.d.ts",),
     error_definitions=_ERROR_DEFINITIONS, error_raises=_ERROR_RAISES, frame_patterns=_FRAMES,
 )

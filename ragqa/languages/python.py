@@ -12,6 +12,7 @@ PYTHON = Language(
     definitions=None,
     references=(Reference("call", "function"), Reference("attribute", "attribute")),
     imports=("import_statement", "import_from_statement"),
+    bases=(Reference("class_definition", "superclasses"),),
     doc_comments=DocComments(item=("#",), docstrings=True),
     test_paths=("tests/", "test/", "testing/", "test_*.py", "*_test.py", "conftest.py"),
     example_paths=("examples/", "example/", "docs/"),

@@ -56,6 +56,44 @@ def locate(project: ProjectIndex, ranking: Ranking, top_k: int, symbols_per_file
     return located
 
 
+@dataclass
+class LocatedFunction:
+    """A function, method or class anywhere in the project, ranked on its own."""
+
+    path: str
+    symbol: LocatedSymbol
+
+
+def locate_functions(project: ProjectIndex, ranking: Ranking, top_k: int) -> list[LocatedFunction]:
+    """The `top_k` best definitions across files (`ragqa locate --functions`): each best-ranked
+    chunk stands for the definition it holds (the innermost one holding the line the evidence
+    points at, else the one starting in it); lines outside any definition are left out."""
+    evidence = ranking.evidence
+    candidates = ranking.fused[:top_k * 4]
+    stored = {chunk.id: chunk for chunk in project.chunks([chunk_id for chunk_id, _ in candidates])}
+    found: dict[tuple[str, str, int], LocatedFunction] = {}
+    for chunk_id, score in candidates:
+        path = project.chunk_paths.get(chunk_id)
+        chunk = stored.get(chunk_id)
+        if path is None or chunk is None or project.file_kinds.get(path) != "code":
+            continue
+        entry = project.record.files[path]
+        line = evidence.lines.get(chunk_id) if evidence is not None else None
+        name, kind, start, end = _definition(entry.symbols, entry.chunks.index(chunk_id), chunk, line)
+        if kind == "lines":
+            continue
+        key = (path, name, start)
+        if key in found:
+            reasons = found[key].symbol.reasons
+            reasons.extend(r for r in _reasons(evidence, chunk_id) if r not in reasons)
+            continue
+        found[key] = LocatedFunction(path, LocatedSymbol(name, kind, start, end, round(score, 4),
+                                                         _reasons(evidence, chunk_id) or [SEARCH_REASON]))
+        if len(found) >= top_k:
+            break
+    return list(found.values())
+
+
 def _reasons(evidence: Evidence | None, key: str) -> list[str]:
     return list(evidence.reasons.get(key, [])) if evidence is not None else []
 

@@ -1,4 +1,4 @@
-"""One project as retrieval sees it: its record, chunks, BM25 index and symbol table."""
+"""One project as retrieval sees it: its record, chunks, BM25 index, symbol table and code graph."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Literal
 import pathspec
 
 from ragqa.errors import BadRequestError
-from ragqa.index import ChunkStore, ChunkStoreSnapshot, LexicalIndex, ProjectRecord, StoredChunk
+from ragqa.index import (
+    ChunkStore,
+    ChunkStoreSnapshot,
+    CodeGraph,
+    LexicalIndex,
+    ProjectRecord,
+    StoredChunk,
+)
 from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import tokenize
 from ragqa.index.symbols import SymbolTable
@@ -52,6 +59,7 @@ class ProjectIndex:
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
     memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
     doc_chunks: set[str] = field(default_factory=set)  # code chunks that are mostly doc comment
+    graph: CodeGraph | None = None  # who calls whom (`ragqa.index.graph`); None: not available
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
     _by_file_name: dict[str, list[str]] = field(default_factory=dict)
@@ -62,7 +70,7 @@ class ProjectIndex:
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
-             memory: ChunkStoreSnapshot | None = None) -> ProjectIndex:
+             memory: ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
         positions = {chunk_id: place for entry in record.files.values()
@@ -71,7 +79,7 @@ class ProjectIndex:
         doc_chunks = {entry.chunks[place] for entry in record.files.values()
                       for place in entry.doc_chunks if 0 <= place < len(entry.chunks)}
         return cls(record, store, lexical, SymbolTable.of(record), file_kinds, chunk_paths,
-                   positions, memory, doc_chunks)
+                   positions, memory, doc_chunks, graph)
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Stored chunks by id, from memory when the project is held there."""

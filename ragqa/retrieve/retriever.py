@@ -32,15 +32,18 @@ from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
 from ragqa.query import Intent, Query
 from ragqa.report import Report
+from ragqa.retrieve import spread
 from ragqa.retrieve.confidence import Confidence, assess
 from ragqa.retrieve.evidence import Evidence, fragments, gather, raises
 from ragqa.retrieve.passages import Passage, diversify, merge_neighbours
 from ragqa.retrieve.project import Filters, ProjectIndex
 from ragqa.retrieve.rerank import Reranker
+from ragqa.retrieve.usages import usage_evidence
 from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
 EVIDENCE_CANDIDATES = 30
+USAGE_LIFT = 3.0  # a usage question's lines from the graph outweigh dense and BM25 together
 TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
 FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
@@ -103,13 +106,22 @@ class Retriever:
         lexical = self._lexical(project, query, filters)
         symbols = self._symbols(project, query, filters) if report is None else []
         evidence = gather(project, report, filters) if report is not None else None
+        usage = None if report is not None or query.usage is None else \
+            usage_evidence(project, query.usage[0], query.usage[1], filters)  # type: ignore[arg-type]
+        if usage is not None:  # "what calls X?": the lines the graph found lead, X's definition follows
+            evidence, symbols = usage, []
         settings = self.settings
         rankings: list[list[tuple[str, float]]] = [
             [(chunk_id, 1.0) for chunk_id in dense], [(chunk_id, 1.0) for chunk_id in lexical], symbols,
             evidence.ranking()[:EVIDENCE_CANDIDATES] if evidence else []]
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
-                   settings.evidence_weight]
+                   settings.evidence_weight * (USAGE_LIFT if usage is not None else 1.0)]
         fused = fuse(rankings, weights, settings.rrf_k)
+        walked = self._graph(project, evidence, fused, filters) if report is not None else []
+        if walked:
+            rankings.append(walked)
+            weights.append(settings.graph_weight)
+            fused = fuse(rankings, weights, settings.rrf_k)
         packages = named_packages(project.packages(settings.package_folders), query.text)
         testing = _testing_docs(project, query)
         fused = self._priors(project, query, fused, evidence, packages, testing)
@@ -119,6 +131,31 @@ class Retriever:
         best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * settings.file_evidence)
         best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
+
+    def _graph(self, project: ProjectIndex, evidence: Evidence | None, fused: list[tuple[str, float]],
+               filters: Filters) -> list[tuple[str, float]]:
+        """The code graph's ranking of a report (`ragqa.retrieve.spread`): the evidence and the
+        best chunks so far, spread to their callers, callees, classes, subclasses and sibling
+        modules. Its reasons join the evidence's (`called by `Session.send` (…)`)."""
+        graph = project.graph
+        if graph is None or evidence is None or self.settings.graph_weight <= 0:
+            return []
+        clues = [(chunk_id, project.chunk_paths.get(chunk_id, ""), strength, evidence.lines.get(chunk_id),
+                  (evidence.reasons.get(chunk_id) or [""])[0])
+                 for chunk_id, strength in evidence.ranking()[:EVIDENCE_CANDIDATES]]
+        known = {chunk_id for chunk_id, *_ in clues}
+        clues += [(chunk_id, project.chunk_paths.get(chunk_id, ""), spread.SEED_RANKED * score, None, "")
+                  for chunk_id, score in fused[:spread.SEED_RANKED_COUNT] if chunk_id not in known]
+        modules = [(path, strength, (evidence.reasons.get(path) or [""])[0])
+                   for path, strength in evidence.files.items()]
+        seeds = spread.seed_nodes(graph, clues, modules)
+        if not seeds:
+            return []
+        walked = spread.rank(graph, seeds)
+        for chunk_id, reasons in walked.reasons.items():
+            if chunk_id not in evidence.reasons:
+                evidence.reasons[chunk_id] = reasons[:1]
+        return [(chunk_id, score) for chunk_id, score in walked.chunks if project.allowed(chunk_id, filters)]
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
         """Chunk ids by embedding similarity, and the best cosine similarity seen. A report is
