@@ -25,6 +25,7 @@ from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from ragqa.errors import RagqaError
+from ragqa.inputs import read_stdin
 from ragqa.logs import configure as configure_logging
 from ragqa.settings import Settings
 
@@ -191,13 +192,12 @@ def locate(
 
 
 def _text_argument(value: str, limit: int) -> str:
-    """The argument, or stdin's text for `-` (read up to one character past `limit`, so an
-    over-long paste gets the usual clear error rather than filling memory)."""
+    """The argument, or stdin's text for `-` (see `ragqa.inputs.read_stdin`)."""
     if value != "-":
         return value
-    if sys.stdin.isatty():
+    if sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
         err.print("Paste the text, then press Ctrl-D.", style="dim")
-    return sys.stdin.read(limit + 1)
+    return read_stdin(limit)
 
 
 def _print_location(location: Location) -> None:

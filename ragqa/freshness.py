@@ -220,6 +220,8 @@ def _json(body: bytes) -> dict[str, Any]:
 
     try:
         payload = json.loads(body)
+    except RecursionError:
+        raise BadRequestError("the webhook body is nested too deeply") from None
     except ValueError:
         raise BadRequestError("the webhook body is not JSON") from None
     if not isinstance(payload, dict):
