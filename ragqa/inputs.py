@@ -67,14 +67,16 @@ def read_stdin(limit: int) -> str:
     try:
         if buffer is None:  # a text stream without bytes underneath (an embedding program's)
             return str(stream.read(limit + 1))
-        data: bytes = buffer.read(4 * (limit + 1))  # UTF-8: at most 4 bytes a character
+        size = 4 * (limit + 1)  # UTF-8: at most 4 bytes a character
+        data: bytes = buffer.read(size)
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InputFileError(f"cannot read standard input: {reason}") from error
     try:
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as error:
-        if len(data) - error.start >= 4 or error.reason != "unexpected end of data":
+        cut = len(data) == size and len(data) - error.start < 4 and error.reason == "unexpected end of data"
+        if not cut:
             raise InputFileError(f"standard input is not UTF-8 text (byte {error.start:,} cannot be "
                                  "decoded)") from error
         text = data[:error.start].decode("utf-8")  # the read cut a character in two past the limit
