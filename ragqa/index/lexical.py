@@ -333,6 +333,8 @@ class LexicalStore:
         path = self.path(collection, live_ids)
         try:
             if not path.exists():
+                if path.is_symlink():  # dangling, or a loop
+                    raise FileNotFoundError("it is a link to nowhere")
                 return None
             return LexicalIndex.load(path, manifest_key(live_ids))
         except Exception as error:  # any damage: the file is a cache, rebuilt from the store
