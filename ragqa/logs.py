@@ -25,8 +25,8 @@ _CONTROL.update({0x0a: "\\n", 0x0d: "\\r"})
 def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """`text` cut to `limit` characters (saying how much was left out), control characters and
     lone surrogates escaped so one record stays one line of valid UTF-8."""
-    cut = text[:limit].translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
-    return cut if len(text) <= limit else f"{cut}… [{len(text) - limit:,} more characters]"
+    cut = text[:limit].translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+    return cut if len(text) <= limit and len(cut) < limit else f"{cut}… [{len(text):,} characters in all]"
 
 
 class _Bounded(logging.Formatter):
