@@ -194,6 +194,7 @@ def _mount_slack(app: FastAPI, settings: Settings, services: Services) -> None:
         if problem:
             raise ApiError(401, "unauthorized", problem)
         try:
+            body.decode("utf-8")  # bolt decodes it later, in its own thread, where a failure is a 500
             incoming = to_bolt_request(request, body)
         except Exception as error:  # a signed body that is not JSON or a form: Slack never sends one
             raise ApiError(400, "bad_request", f"the Slack request body is malformed "

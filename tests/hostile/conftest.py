@@ -89,7 +89,7 @@ def one_line(message: str) -> str:
 
 def assert_links_exist(data: object, indexed: Indexed) -> None:
     """Every permalink anywhere in `data` opens lines that exist at the indexed commit."""
-    for url in re.findall(r"https://github\.com/acme/sample/blob/[^\s\"')\]]+", str(data)):
+    for url in re.findall(r"https://github\.com/acme/sample/blob/[^\s\"')\]|>]+", str(data)):
         match = re.fullmatch(rf"{WEB}/blob/(\w+)/(.+)#L(\d+)-L(\d+)", url)
         assert match, url
         commit, path, start, end = match.group(1), match.group(2), int(match.group(3)), int(match.group(4))
