@@ -39,6 +39,12 @@ def refused(response: httpx.Response, status: int, fragment: str) -> None:
 
 CASES = [
     pytest.param(
+        "POST", "/ask", {"question": "\ud800 retry?"}, AUTH, 422, "question", id="ask-lone-surrogate-question"
+    ),
+    pytest.param(
+        "POST", "/locate", {"text": "\udfff ValueError"}, AUTH, 422, "text", id="locate-lone-surrogate"
+    ),
+    pytest.param(
         "POST",
         "/ask",
         {"question": "x", "project": "../etc"},
@@ -176,7 +182,12 @@ def test_answers_link_only_lines_that_exist(url: str, indexed: Indexed) -> None:
         ("/locate", {"text": 'File "src/sample/http.py", line 999999, in connect_timeout'}),
         ("/ask", {"question": "`Session.request` " * 2000}),
     ]:
-        response = httpx.post(f"{url}{path}", json=body, headers=AUTH, timeout=120)
+        response = httpx.post(
+            f"{url}{path}",
+            content=json.dumps(body),
+            timeout=120,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
         assert response.status_code == 200, response.text[:300]
         assert_links_exist(response.json(), indexed)
 
