@@ -5,10 +5,17 @@ costs linear CPU time, and the server's log lines are bounded plain text or JSON
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -216,3 +223,45 @@ def test_log_lines_are_bounded_one_line_and_json_on_request() -> None:
             assert json.loads(line)["message"].startswith("request id: x\\nx")
     configure("plain")
     assert bounded("\ud800\x1b[31m") == "\\ud800\\x1b[31m"
+
+
+def test_serve_logs_one_format_for_uvicorn_the_mcp_sdk_and_ragqa(indexed: Indexed, tmp_path: Path) -> None:
+    """`ragqa serve` with RAGQA_LOG_FORMAT=json: every stderr line is one JSON object, whoever
+    logged it, and a foreign Host of 40,000 characters is neither highlighted nor echoed whole."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
+    env.update(
+        RAGQA_STORAGE_DIR=str(indexed.storage),
+        RAGQA_LLM="none",
+        RAGQA_LOG_FORMAT="json",
+        RAGQA_PRELOAD_PROJECTS="none",
+        RAGQA_ASK_TOKENS=ASK,
+        HF_HUB_OFFLINE="1",
+    )
+    with open(tmp_path / "stderr", "wb") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ragqa", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                time.sleep(0.2)
+            httpx.post(f"{base}/mcp", json={}, headers={**AUTH, "Host": "h" * 40_000})
+            httpx.post(f"{base}/ask", json={"question": "x", "project": "ghost"}, headers=AUTH)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    lines = (tmp_path / "stderr").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is JSON: no Rich, no uvicorn format
+    loggers = {record["logger"] for record in records}
+    assert {"uvicorn.error", "uvicorn.access", "ragqa.api"} <= loggers, loggers
+    assert all(len(line) < 3_000 for line in lines)
