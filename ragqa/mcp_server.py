@@ -338,7 +338,6 @@ def _parse_error(line: str) -> Any:
         message = json.loads(line)
     except RecursionError:
         code, text, ident = PARSE_ERROR, "the message is nested too deeply", None
-        return SessionMessage(JSONRPCError(jsonrpc="2.0", id=ident, error=ErrorData(code=code, message=text)))
     except ValueError as error:
         code, text, ident = PARSE_ERROR, f"the message is not JSON ({error}): send one JSON-RPC " \
                                          "object a line", None
