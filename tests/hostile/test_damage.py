@@ -115,3 +115,26 @@ def test_the_lexical_index_heals(
     record = Ingester(settings).get("sample")
     assert target.is_file() and not target.is_symlink()
     assert len(LexicalIndex.load(target, manifest_key(record.live_ids()))) == record.chunk_count
+
+
+@pytest.mark.parametrize("what", ["export", "checksum"])
+def test_a_folder_in_the_place_of_the_model_export_is_named_and_rebuilt(
+    tmp_path: Path, onnx_dir: Path, caplog: pytest.LogCaptureFixture, what: str
+) -> None:
+    from ragqa.index.embedders import LocalEmbedder
+
+    reference = LocalEmbedder(None, 8, onnx_dir).embed_query("retry with backoff")
+    export = next(onnx_dir.glob("*.onnx"))
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(export, models)
+    shutil.copy(export.with_name(export.name + ".sha256"), models)
+    damaged = models / (export.name if what == "export" else export.name + ".sha256")
+    damaged.unlink()
+    (damaged / "inner").mkdir(parents=True)
+    caplog.set_level(logging.WARNING)
+    vector = LocalEmbedder(None, 8, models).embed_query("retry with backoff")
+    assert float(np.dot(vector, reference)) > 0.9999
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("ONNX export" in w and "a folder is in its place" in w for w in warnings), warnings
+    assert damaged.is_file()
