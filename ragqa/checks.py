@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -160,17 +161,26 @@ def junit_xml(results: list[CheckResult], suite: str) -> str:
     """The results as JUnit XML, one test case per check."""
     failures = sum(not result.passed for result in results)
     root = ET.Element("testsuites", tests=str(len(results)), failures=str(failures))
-    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
+    node = ET.SubElement(root, "testsuite", name=_xml(suite), tests=str(len(results)),
                          failures=str(failures), errors="0",
                          time=f"{sum(result.seconds for result in results):.3f}")
     for result in results:
         case = ET.SubElement(node, "testcase", classname=f"ragqa.{result.check.project or 'default'}",
-                             name=result.check.title, time=f"{result.seconds:.3f}")
+                             name=_xml(result.check.title), time=f"{result.seconds:.3f}")
         if not result.passed:
-            failure = ET.SubElement(case, "failure", message="; ".join(result.reasons))
-            failure.text = _details(result)
+            failure = ET.SubElement(case, "failure", message=_xml("; ".join(result.reasons)))
+            failure.text = _xml(_details(result))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml(text: str) -> str:
+    """`text` with what XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/FFFF)
+    replaced by `?`: a check's name comes from a user's file, the report goes to a CI parser."""
+    return _NOT_XML.sub("?", text)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _details(result: CheckResult) -> str:

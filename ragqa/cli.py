@@ -25,6 +25,8 @@ from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from ragqa.errors import RagqaError
+from ragqa.inputs import read_stdin
+from ragqa.logs import configure as configure_logging
 from ragqa.settings import Settings
 
 if TYPE_CHECKING:
@@ -218,13 +220,12 @@ def _project_names(answerer: Answerer, chosen: str | list[str] | None) -> list[s
 
 
 def _text_argument(value: str, limit: int) -> str:
-    """The argument, or stdin's text for `-` (read up to one character past `limit`, so an
-    over-long paste gets the usual clear error rather than filling memory)."""
+    """The argument, or stdin's text for `-` (see `ragqa.inputs.read_stdin`)."""
     if value != "-":
         return value
-    if sys.stdin.isatty():
+    if sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
         err.print("Paste the text, then press Ctrl-D.", style="dim")
-    return sys.stdin.read(limit + 1)
+    return read_stdin(limit)
 
 
 def _print_location(location: Location, functions: bool = False) -> None:
@@ -386,12 +387,15 @@ def serve(
     if not Auth(settings).enabled and not _is_loopback(host):
         raise RagqaError(f"no API tokens are set (RAGQA_ASK_TOKENS, RAGQA_ADMIN_TOKENS), so the server "
                          f"only listens on loopback; refusing {host}")
+    os.environ["RAGQA_HOST"] = host  # the app's Host checks follow the address it listens on
+    configure_logging(settings.log_format)  # uvicorn's own records too (log_config=None below)
     if workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run("ragqa.api:create_app", factory=True, workers=workers, host=host,
-                    port=port or settings.port, log_level="info", timeout_graceful_shutdown=5)
+                    port=port or settings.port, log_level="info", log_config=None,
+                    timeout_graceful_shutdown=5)
         return
-    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="info",
-                timeout_graceful_shutdown=5)
+    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host,
+                port=port or settings.port, log_level="info", log_config=None, timeout_graceful_shutdown=5)
 
 
 @app.command()
@@ -399,7 +403,7 @@ def mcp() -> None:
     """Serve the indexed projects to coding agents over MCP on stdio (what desktop agents launch).
     The same tools are at /mcp of `ragqa serve`."""
     from ragqa.answer import Answerer
-    from ragqa.mcp_server import build_server
+    from ragqa.mcp_server import build_server, run_stdio
 
     settings = Settings()
     answerers: list[Answerer] = []
@@ -409,8 +413,9 @@ def mcp() -> None:
             answerers.append(Answerer(settings))
         return answerers[0]
 
-    logging.getLogger().handlers = [logging.StreamHandler(sys.stderr)]  # stdout carries the protocol
-    build_server(answerer).run("stdio")
+    server = build_server(answerer)
+    configure_logging(settings.log_format)  # stderr: stdout carries the protocol
+    run_stdio(server)
 
 
 def _one_thread_per_numeric_call() -> None:

@@ -92,6 +92,9 @@ class DriftChecker:
         self._code_ids = code_ids
         self._texts: dict[str, str] | None = None
         self._declared: DeclaredNames | None = None
+        # parsed once per check, so the work is O(links + pages), never links × page size
+        self._page_anchors: dict[str, set[str]] = {}
+        self._folders = {folder for tracked_path in self.tracked for folder in _parents(tracked_path)}
 
     def check(self) -> list[Drift]:
         """Every unresolved reference of the project's docs, by file and line."""
@@ -252,11 +255,14 @@ class DriftChecker:
         return False
 
     def _exists(self, path: str) -> bool:
-        folder = path.rstrip("/") + "/"
-        return path in self.tracked or path == "." or \
-            any(tracked.startswith(folder) for tracked in self.tracked)
+        return path in self.tracked or path == "." or path.rstrip("/") in self._folders
 
     def _anchors(self, path: str) -> set[str]:
+        if path not in self._page_anchors:
+            self._page_anchors[path] = self._read_anchors(path)
+        return self._page_anchors[path]
+
+    def _read_anchors(self, path: str) -> set[str]:
         text, _ = self.index.read_lines(path, 1, 10**9)
         kinds = line_kinds(text)
         anchors: set[str] = set()
@@ -292,6 +298,13 @@ def find_drift(index: ProjectIndex, settings: Settings) -> list[Drift]:
     record = index.record
     tracked = tracked_paths(record.source, record.commit, settings, record.name)
     return DriftChecker(index, tracked, settings.changelog_paths, settings.test_paths).check()
+
+
+def _parents(path: str) -> Iterator[str]:
+    """The folders holding `path`: `a/b/c.md` → `a/b`, `a`."""
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        yield path
 
 
 def github_slug(heading: str) -> str:

@@ -12,9 +12,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragqa.errors import BadRequestError, RagqaError
 from ragqa.index.documents import DocumentCollection
@@ -86,40 +86,103 @@ class Push:
         return self.urls[0] if self.urls else "?"
 
 
+class _Payload(BaseModel):
+    """What ragqa reads of a webhook body; anything else in it is ignored, anything of the wrong
+    shape is a 400 that names the field."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _GithubRepository(_Payload):
+    html_url: str | None = None
+    clone_url: str | None = None
+    ssh_url: str | None = None
+    default_branch: str | None = None
+
+
+class _GithubPush(_Payload):
+    repository: _GithubRepository
+    ref: str | None = None
+    after: str | None = None
+    deleted: bool = False
+    commits: list[Any] | None = None
+
+
+class _GitlabProject(_Payload):
+    web_url: str | None = None
+    git_http_url: str | None = None
+    git_ssh_url: str | None = None
+    default_branch: str | None = None
+
+
+class _GitlabPush(_Payload):
+    project: _GitlabProject
+    ref: str | None = None
+    after: str | None = None
+    checkout_sha: str | None = None
+    total_commits_count: int | None = None
+
+
 def github_push(body: bytes, event: str, signature: str | None, secret: str) -> Push | None:
     """The push a GitHub delivery carries (None for a ping); `RagqaError`s for a bad signature or
-    payload (`WebhookAuthError`: 401)."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not signature or not hmac.compare_digest(signature.strip(), expected):
+    payload (`WebhookAuthError`: 401, `BadRequestError`: 400)."""
+    expected = b"sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    if not _matches(signature, expected):
         raise WebhookAuthError("the X-Hub-Signature-256 header is missing or does not match "
                                "RAGQA_WEBHOOK_SECRET")
     if event == "ping":
         return None
     if event != "push":
-        raise BadRequestError(f"only push events are handled, not {event!r}")
-    payload = _json(body)
-    repo = payload.get("repository") or {}
-    commits = payload.get("commits")
-    return Push(urls=_urls(repo.get("html_url"), repo.get("clone_url"), repo.get("ssh_url")),
-                branch=None if payload.get("deleted") else _branch(payload.get("ref")),
-                commit=str(payload.get("after") or ""), default_branch=str(repo.get("default_branch") or ""),
-                commits=len(commits) if isinstance(commits, list) else None, via="github push")
+        raise BadRequestError(f"only push events are handled, not {_shown(event)}")
+    payload = _parse(_GithubPush, body, "GitHub push")
+    repo = payload.repository
+    return Push(urls=_urls(repo.html_url, repo.clone_url, repo.ssh_url),
+                branch=None if payload.deleted else _branch(payload.ref), commit=payload.after or "",
+                default_branch=repo.default_branch or "",
+                commits=len(payload.commits) if payload.commits is not None else None, via="github push")
 
 
 def gitlab_push(body: bytes, event: str, token: str | None, secret: str) -> Push | None:
     """The push a GitLab delivery carries; its `X-Gitlab-Token` must be the secret."""
-    if not token or not hmac.compare_digest(token.encode(), secret.encode()):
+    if not _matches(token, secret.encode()):
         raise WebhookAuthError("the X-Gitlab-Token header is missing or is not RAGQA_WEBHOOK_SECRET")
     if event not in ("Push Hook", "System Hook"):
-        raise BadRequestError(f"only push events are handled, not {event!r}")
-    payload = _json(body)
-    project = payload.get("project") or {}
-    commit = str(payload.get("checkout_sha") or payload.get("after") or "")
-    return Push(urls=_urls(project.get("web_url"), project.get("git_http_url"), project.get("git_ssh_url")),
-                branch=_branch(payload.get("ref")) if commit.strip("0") else None, commit=commit,
-                default_branch=str(project.get("default_branch") or ""),
-                commits=count if isinstance(count := payload.get("total_commits_count"), int) else None,
+        raise BadRequestError(f"only push events are handled, not {_shown(event)}")
+    payload = _parse(_GitlabPush, body, "GitLab push")
+    project = payload.project
+    commit = payload.checkout_sha or payload.after or ""
+    return Push(urls=_urls(project.web_url, project.git_http_url, project.git_ssh_url),
+                branch=_branch(payload.ref) if commit.strip("0") else None, commit=commit,
+                default_branch=project.default_branch or "", commits=payload.total_commits_count,
                 via="gitlab push")
+
+
+def _matches(given: str | None, expected: bytes) -> bool:
+    """A signature header against what it must be, as bytes (the header's own bytes: HTTP
+    headers are Latin-1); a header that is not ASCII never matches."""
+    if not given or not given.isascii():
+        return False
+    return hmac.compare_digest(given.strip().encode("ascii"), expected)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _parse(model: type[_Model], body: bytes, what: str) -> _Model:
+    """The body as `model`; a 400 naming the first field of the wrong shape otherwise."""
+    payload = _json(body)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        problem = "is missing" if first["type"] == "missing" else f"is wrong: {first['msg']}"
+        raise BadRequestError(f"the body is not a {what}: {where} {problem}") from None
+
+
+def _shown(text: str, most: int = 60) -> str:
+    cut = text if len(text) <= most else text[:most] + "…"
+    return repr(cut.encode("unicode_escape").decode("ascii"))
 
 
 class WebhookAuthError(RagqaError):
@@ -157,6 +220,8 @@ def _json(body: bytes) -> dict[str, Any]:
 
     try:
         payload = json.loads(body)
+    except RecursionError:
+        raise BadRequestError("the webhook body is nested too deeply") from None
     except ValueError:
         raise BadRequestError("the webhook body is not JSON") from None
     if not isinstance(payload, dict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,35 @@ def read_text(path: Path, limit: int) -> str:
     except UnicodeDecodeError as error:
         raise InputFileError(f"{path} is not UTF-8 text (byte {error.start:,} cannot be decoded); "
                              "save it as UTF-8") from error
+
+
+def read_stdin(limit: int) -> str:
+    """Standard input's text, for an argument given as `-`: at most one character past `limit`
+    (an over-long paste then gets the usual "too long" error rather than filling memory). Closed
+    (`<&-`), unreadable (a directory) or not UTF-8 is one `InputFileError` saying so; a terminal
+    or a pipe is read alike."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise InputFileError("standard input is closed: pipe the text in (… | ragqa ask -) or give it "
+                             "as the argument")
+    buffer = getattr(stream, "buffer", None)
+    try:
+        if buffer is None:  # a text stream without bytes underneath (an embedding program's)
+            return str(stream.read(limit + 1))
+        size = 4 * (limit + 1)  # UTF-8: at most 4 bytes a character
+        data: bytes = buffer.read(size)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputFileError(f"cannot read standard input: {reason}") from error
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as error:
+        cut = len(data) == size and len(data) - error.start < 4 and error.reason == "unexpected end of data"
+        if not cut:
+            raise InputFileError(f"standard input is not UTF-8 text (byte {error.start:,} cannot be "
+                                 "decoded)") from error
+        text = data[:error.start].decode("utf-8")  # the read cut a character in two past the limit
+    return text[: limit + 1]
 
 
 def load_yaml(text: str, path: Path) -> Any:

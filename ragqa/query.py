@@ -115,7 +115,9 @@ class Query:
     def parse(cls, text: str, read_reports: bool = True, always_report: bool = False) -> Query:
         """Read `text`; a pasted issue, traceback or log (`looks_like_report`, or any text when
         `always_report`) is also read as a `Report`, and then only its title decides whether it
-        is about tests or changes."""
+        is about tests or changes. Text that is not Unicode (a lone surrogate such as `\ud800`,
+        which JSON can carry) has it replaced by `?`: tokenizers and embedders refuse it."""
+        text = text.encode("utf-8", "replace").decode("utf-8")
         as_report = read_reports and (always_report or looks_like_report(text))
         report = read_report(text) if as_report else None
         about = report.title if report is not None else text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -165,6 +166,9 @@ class Settings(BaseSettings):
                           "it lacks comes from the ones packaged with ragqa.")
 
     host: str = Field("127.0.0.1", description="Where `ragqa serve` listens.")
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="How `ragqa serve` and `ragqa mcp` log (to stderr, one record a line): "
+                             "'plain' text or 'json' (one object a line: time, level, logger, message).")
     port: int = Field(8000, ge=1, le=65535, description="The port `ragqa serve` listens on.")
     ask_tokens: SecretStr | None = Field(
         None, description="Comma-separated bearer tokens that may ask (POST /ask, chat completions).")

@@ -3,7 +3,10 @@ real app under uvicorn, real Slack signing, real files and real `ragqa` processe
 
 Every case asserts a clear 4xx JSON error or one CLI `error:` line, no traceback anywhere, and an
 index that nothing bad reached. (More cases live beside the features they guard: sources in
-test_sources.py and test_api.py, secrets in test_secrets.py, kills in test_crash_and_server.py.)
+test_sources.py and test_api.py, secrets in test_secrets.py, kills in test_crash_and_server.py;
+the doors added later — MCP over stdio and HTTP, webhooks, locate, questions across projects,
+tuning, drift, damaged caches, and more Slack, checks and HTTP cases — have a file each in
+tests/hostile/.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 from ragqa.api import create_app
 from ragqa.ingest import Ingester, IngestRequest
@@ -94,9 +96,11 @@ async def _every_tool(client: Client, repo: GitRepo) -> None:
         ("find_symbol", {"project": "../x", "name": "Session"}, "is not a project name"),
         ("search", {"query": "x", "top_k": 500}, "top_k must be between 1 and 50"),
     ]:
-        failed = await client.call_tool(name, arguments)
-        assert failed.is_error and message in failed.content[0].text, (name, failed.content)
-        assert "Traceback" not in failed.content[0].text
+        with pytest.raises(MCPError) as refused:  # a client's mistake: invalid params, one line
+            await client.call_tool(name, arguments)
+        assert refused.value.code == INVALID_PARAMS, (name, refused.value)
+        assert message in refused.value.message, (name, refused.value)
+        assert "\n" not in refused.value.message
     assert _data(await client.call_tool("list_projects", {}))  # still serving after the errors
     resources = await client.read_resource("ragqa://projects/sample")
     text = resources.contents[0].text

@@ -30,6 +30,7 @@ from ragqa.api.deps import Auth, RateLimiter, Services
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
 from ragqa.index import get_embedder
+from ragqa.logs import configure as configure_logging
 from ragqa.mcp_server import build_server
 from ragqa.settings import Settings
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services.close()
 
     app = FastAPI(title="ragqa", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Answers about a codebase with links to the exact lines.")
+                  description="Answers about a codebase with links to the exact lines.",
+                  redirect_slashes=False)  # a redirect's Location would be built from the client's Host
     _mount_docs(app)
     app.state.services = Services(settings, metrics)
     app.state.auth = Auth(settings)
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (ask.router, chat.router, projects.router, ops.router, webhooks.router):
         app.include_router(router)
     mcp = _mount_mcp(app, settings)
+    configure_logging(settings.log_format)  # after the MCP SDK installed its Rich handler
     metrics.watch_feedback(lambda: app.state.services.feedback.counts())
     if settings.slack_signing_secret:
         _mount_slack(app, settings, app.state.services)
@@ -76,11 +79,16 @@ def _mount_mcp(app: FastAPI, settings: Settings) -> MCPServer:
     answers any request), behind the ask tokens and the rate limit; the body limit and request
     ids come from the guard middleware like every route's."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from mcp.server.transport_security import TransportSecuritySettings
     from starlette.routing import Route
 
     server = build_server(lambda: app.state.services.answerer)
-    server.streamable_http_app(stateless_http=True, json_response=True, host=settings.host)
-    app.router.routes.append(Route("/mcp", endpoint=_Gate(StreamableHTTPASGIApp(server.session_manager))))
+    # the Host and Origin checks are the gate's (JSON errors like every route's), not the SDK's
+    server.streamable_http_app(stateless_http=True, json_response=True, host=settings.host,
+                               transport_security=TransportSecuritySettings(
+                                   enable_dns_rebinding_protection=False))
+    gate = _Gate(StreamableHTTPASGIApp(server.session_manager), _is_loopback(settings.host))
+    app.router.routes.extend([Route("/mcp", endpoint=gate), Route("/mcp/", endpoint=gate)])
     return server
 
 
@@ -94,22 +102,59 @@ def _poll(services: Services, interval: float, stop: threading.Event) -> None:
 
 
 class _Gate:
-    """Lets a request through to the MCP app only with an ask-scope token and within the rate limit."""
+    """Lets a request through to the MCP app only with an ask-scope token and within the rate limit.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    A server listening on loopback also refuses a `Host` or `Origin` that is not loopback (421,
+    403: DNS rebinding, as the MCP SDK would, but as JSON); a POST must be JSON (415)."""
+
+    def __init__(self, app: ASGIApp, loopback_only: bool) -> None:
+        self.app, self.loopback_only = app, loopback_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         try:
+            self._check_origin(request)
             caller = request.app.state.auth.check(request, "ask")
             request.app.state.limiter.take(caller)
+            if request.method == "POST" and not request.headers.get("content-type", "").lower().startswith(
+                    "application/json"):
+                raise ApiError(415, "unsupported_media_type", "an MCP message is JSON: send it with "
+                                                              "Content-Type: application/json")
         except ApiError as error:
             response = errors.error_response(error.status, error.code, error.message, error.headers,
                                              errors.request_id(request))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _check_origin(self, request: Request) -> None:
+        if not self.loopback_only:
+            return
+        if not _is_loopback(_hostname(request.headers.get("host", ""))):
+            raise ApiError(421, "misdirected", "this server listens on loopback and answers MCP only for "
+                                               "a loopback Host (127.0.0.1, localhost, [::1])")
+        origin = request.headers.get("origin")
+        if origin is not None and not _is_loopback(_hostname(origin.partition("://")[2] or "?")):
+            raise ApiError(403, "forbidden_origin", "MCP on a loopback server accepts no Origin but a "
+                                                    "loopback one")
+
+
+def _hostname(authority: str) -> str:
+    """The host of a `host[:port]` authority (`[::1]:8000` → `::1`)."""
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _mount_docs(app: FastAPI) -> None:
@@ -149,6 +194,7 @@ def _mount_slack(app: FastAPI, settings: Settings, services: Services) -> None:
         if problem:
             raise ApiError(401, "unauthorized", problem)
         try:
+            body.decode("utf-8")  # bolt decodes it later, in its own thread, where a failure is a 500
             incoming = to_bolt_request(request, body)
         except Exception as error:  # a signed body that is not JSON or a form: Slack never sends one
             raise ApiError(400, "bad_request", f"the Slack request body is malformed "

@@ -91,5 +91,6 @@ def get_job(job_id: str, services: ServicesDep, caller: AskCaller) -> Job:
     """An ingest job's state and progress."""
     job = services.jobs.get(job_id)
     if job is None:
-        raise ApiError(404, "not_found", f"no job {job_id!r}")
+        shown = job_id if len(job_id) <= 64 else job_id[:64] + "…"
+        raise ApiError(404, "not_found", f"no job {shown!r}")
     return job

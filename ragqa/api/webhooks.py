@@ -80,6 +80,11 @@ def _handle(push: Push, delivery: str | None, services: Any) -> dict[str, Any] |
         key for record in services.jobs.ingester.projects() for key in
         (repo_key(record.source), repo_key(record.web_url)) if key}
     if not known:
-        raise ApiError(404, "unknown_repository", f"no project is indexed from {push.repo}")
-    return JSONResponse({"ignored": f"no project tracks the branch {push.branch!r} of {push.repo}"},
-                        status_code=202)
+        raise ApiError(404, "unknown_repository", f"no project is indexed from {_cut(push.repo)}")
+    ignored = f"no project tracks the branch {_cut(push.branch)!r} of {_cut(push.repo)}"
+    return JSONResponse({"ignored": ignored}, status_code=202)
+
+
+def _cut(text: str, most: int = 200) -> str:
+    """A client's text as a message shows it: at most `most` characters."""
+    return text if len(text) <= most else text[:most] + "…"

@@ -91,7 +91,7 @@ class LocalEmbedder:
             if not target.exists() or onnx_model.damage(target) is not None:
                 onnx_model.build(model_dir, target)
             return self._int8(target, model_dir, max_length)
-        if target.exists():
+        if target.exists() or target.is_symlink():
             problem = onnx_model.damage(target)
             if problem is None:
                 encoder = self._onnx_engine(target, model_dir, max_length)
@@ -99,7 +99,7 @@ class LocalEmbedder:
                     return encoder
                 problem = "onnxruntime cannot load it"
             log.warning("model: the ONNX export %s is damaged (%s); rebuilding it", target, problem)
-            target.unlink(missing_ok=True)
+            onnx_model.discard(target)
         if bert_onnx.supported(model_dir):
             onnx_model.build(model_dir, target)
             encoder = self._onnx_engine(target, model_dir, max_length)

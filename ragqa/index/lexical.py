@@ -14,6 +14,7 @@ replica, a wiped `storage/`) rebuilds it from the stored chunk texts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -330,14 +331,16 @@ class LexicalStore:
         """The saved index of exactly these chunks; None when there is none. A damaged file
         (truncated, corrupt, foreign) is reported in one line and removed, to be rebuilt."""
         path = self.path(collection, live_ids)
-        if not path.exists():
-            return None
         try:
+            if not path.exists():
+                if path.is_symlink():  # dangling, or a loop
+                    raise FileNotFoundError("it is a link to nowhere")
+                return None
             return LexicalIndex.load(path, manifest_key(live_ids))
         except Exception as error:  # any damage: the file is a cache, rebuilt from the store
             log.warning("lexical index %s is damaged (%s); rebuilding it from the vector store",
                         path, _describe(error))
-            path.unlink(missing_ok=True)
+            _remove(path)
             return None
 
     def update(self, collection: str, live_ids: set[str], new_docs: dict[str, LexicalDoc],
@@ -357,8 +360,21 @@ class LexicalStore:
         docs = [new_docs[chunk_id] for chunk_id in sorted(live_ids - known) if chunk_id in new_docs]
         docs.extend(fetch(missing) if missing else [])
         index = LexicalIndex.build(docs, base, live_ids)
-        index.save(self.path(collection, live_ids))
+        try:
+            self._make_room(collection)
+            index.save(self.path(collection, live_ids))
+        except OSError as error:  # a cache that cannot be written: answer from memory, say why once
+            log.warning("lexical index %s cannot be written (%s); using it from memory",
+                        self.path(collection, live_ids), _describe(error))
         return index
+
+    def _make_room(self, collection: str) -> None:
+        """Whatever is in the place of the index folders and is not a folder (a file, a broken
+        link) is removed, saying so: the folders hold caches only."""
+        for folder in (self.root, self.root / collection):
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                log.warning("lexical index folder %s is not a folder; replacing it", folder)
+                _remove(folder)
 
     def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
         """Delete this collection's index files except those of the manifests in `keep`."""
@@ -371,6 +387,15 @@ class LexicalStore:
     def drop(self, collection: str) -> None:
         """Delete every index file of a collection."""
         shutil.rmtree(self.root / collection, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    """Delete a damaged cache entry, whatever it is (a file, a link, a folder in a file's place)."""
+    with contextlib.suppress(OSError):  # what cannot be removed fails the write after, named there
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _describe(error: Exception) -> str:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -191,14 +192,28 @@ def write_checksum(target: Path) -> None:
 
 def damage(target: Path) -> str | None:
     """Why the export at `target` cannot be trusted (missing, truncated, foreign); None if whole."""
+    side = checksum_path(target)
+    if target.is_dir() or side.is_dir():
+        return "a folder is in its place"
     if not target.exists():
         return "it is missing"
-    side = checksum_path(target)
-    if not side.exists():
+    try:
+        if side.read_text(encoding="utf-8").strip() != _sha256(target):
+            return "its checksum does not match (truncated or replaced)"
+    except FileNotFoundError:
         return "its checksum file is missing"
-    if side.read_text(encoding="utf-8").strip() != _sha256(target):
-        return "its checksum does not match (truncated or replaced)"
+    except (OSError, UnicodeDecodeError) as error:
+        return f"it cannot be read ({type(error).__name__})"
     return None
+
+
+def discard(target: Path) -> None:
+    """Remove a damaged export and its checksum, whatever is in their place."""
+    for path in (target, checksum_path(target)):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:

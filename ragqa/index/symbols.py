@@ -45,6 +45,7 @@ class SymbolTable:
         self.symbols = list(symbols)
         self._qualified: dict[str, list[Symbol]] = {}
         self._short: dict[str, list[Symbol]] = {}
+        self._depth = max((symbol.name.count(".") + 1 for symbol in self.symbols), default=1)
         for symbol in self.symbols:
             self._qualified.setdefault(symbol.name.lower(), []).append(symbol)
             self._short.setdefault(symbol.short_name.lower(), []).append(symbol)
@@ -71,7 +72,8 @@ class SymbolTable:
         where it is thrown) is found however often it is thrown.
         """
         parts = name.strip("`()").replace("::", ".").replace("#", ".").split(".")
-        for start in range(len(parts) - 1):
+        # only suffixes as deep as the deepest defined name can match: linear in `name`'s length
+        for start in range(max(0, len(parts) - self._depth), len(parts) - 1):
             found = self._qualified.get(".".join(parts[start:]).lower())
             if found:
                 return _ordered(found)
