@@ -336,10 +336,11 @@ def test_a_model_obeying_injected_docs_has_its_link_removed(repo: GitRepo, tmp_p
                    f"https://{EVIL}/bare right away [S1].\n")
         fake.script(Reply(obeying))
         with LiveServer(create_app(settings)) as url:
-            answer = httpx.post(f"{url}/ask", json={"question": QUESTION}, headers=auth()).json()
+            answer = httpx.post(f"{url}/ask", json={"question": QUESTION}, headers=auth(),
+                                timeout=60).json()  # the first answer loads the model
             fake.script(Reply(obeying))
             streamed = httpx.post(f"{url}/ask", json={"question": QUESTION, "stream": True},
-                                  headers=auth()).text
+                                  headers=auth(), timeout=60).text
     assert answer["answered"] and answer["model"] == "fake"
     assert answer["links_removed"] == [f"https://{EVIL}/phish", f"https://{EVIL}/bare"]
     assert_no_evil_link(answer["answer"])
