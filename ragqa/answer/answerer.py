@@ -37,7 +37,7 @@ from ragqa.index import (
     ProjectRecord,
     Registry,
     chroma_client,
-    embedder_name,
+    embedder_for,
     get_embedder,
     lexical_doc,
 )
@@ -286,10 +286,7 @@ class Answerer:
         return index
 
     def _open(self, record: ProjectRecord) -> ProjectIndex:
-        if record.embedder != embedder_name(self.settings):
-            raise RagqaError(
-                f"{record.name} was indexed with the embedder {record.embedder}, but settings select "
-                f"{embedder_name(self.settings)}: change RAGQA_EMBEDDER back or re-ingest")
+        embedder = embedder_for(record.embedder, self.settings)  # the project's own vector space
         collection = get_collection(self.client, record.collection)
         if collection is None:
             raise DamagedProjectError(
@@ -303,7 +300,7 @@ class Answerer:
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
             fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
-        return ProjectIndex.open(record, store, lexical, memory)
+        return ProjectIndex.open(record, store, lexical, memory, embedder)
 
     def _snapshot(self, record: ProjectRecord, store: ChunkStore) -> ChunkStoreSnapshot:
         """The project's chunks and vectors in memory; read again once if some were missing

@@ -10,7 +10,7 @@ from typing import Literal
 import pathspec
 
 from ragqa.errors import BadRequestError
-from ragqa.index import ChunkStore, ChunkStoreSnapshot, LexicalIndex, ProjectRecord, StoredChunk
+from ragqa.index import ChunkStore, ChunkStoreSnapshot, Embedder, LexicalIndex, ProjectRecord, StoredChunk
 from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import tokenize
 from ragqa.index.symbols import SymbolTable
@@ -51,6 +51,7 @@ class ProjectIndex:
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
     memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
+    embedder: Embedder | None = None  # the model of the project's vector space (else the retriever's)
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
     _by_file_name: dict[str, list[str]] = field(default_factory=dict)
@@ -61,14 +62,14 @@ class ProjectIndex:
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
-             memory: ChunkStoreSnapshot | None = None) -> ProjectIndex:
+             memory: ChunkStoreSnapshot | None = None, embedder: Embedder | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
         positions = {chunk_id: place for entry in record.files.values()
                      for place, chunk_id in enumerate(entry.chunks)}
         file_kinds = {path: entry.kind for path, entry in record.files.items()}
         return cls(record, store, lexical, SymbolTable.of(record), file_kinds, chunk_paths,
-                   positions, memory)
+                   positions, memory, embedder)
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Stored chunks by id, from memory when the project is held there."""
