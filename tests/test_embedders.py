@@ -162,7 +162,25 @@ def test_a_local_model_the_settings_cannot_find_is_named(tmp_path: Path) -> None
     from ragqa.index import embedder_for
 
     settings = Settings(storage_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    with pytest.raises(ConfigError, match="indexed with the local model 'my-model'.*--reembed"):
+    with pytest.raises(ConfigError, match=r"indexed with the local model 'my-model'.*--reembed"):
         embedder_for("local:my-model", settings)
     with pytest.raises(ConfigError, match="unknown embedder 'nope'"):
         embedder_for("nope:x", settings)
+
+
+def test_an_export_is_trusted_by_its_stamp_and_hashed_when_it_changes(tmp_path: Path) -> None:
+    """A checksum file of the older form (digest only) is accepted and given the file's stamp;
+    a same-size change with a new modification time is caught by hashing again."""
+    from ragqa.index import onnx_model
+
+    LocalEmbedder(None, 32, tmp_path).embed_query("warm up")
+    export = next(tmp_path.glob("*.onnx"))
+    side = onnx_model.checksum_path(export)
+    digest, stamp = side.read_text().split()
+    assert stamp == f"{export.stat().st_size}:{export.stat().st_mtime_ns}"
+    side.write_text(digest + "\n")
+    assert onnx_model.damage(export) is None and side.read_text().split() == [digest, stamp]
+    data = bytearray(export.read_bytes())
+    data[-1] ^= 0xFF
+    export.write_bytes(bytes(data))
+    assert onnx_model.damage(export) == "its checksum does not match (truncated or replaced)"
