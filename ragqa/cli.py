@@ -102,6 +102,9 @@ def ingest(
     replace: Annotated[bool, typer.Option(
         "--replace", help="Index this source under a name another source (or a damaged record) holds.")
     ] = False,
+    reembed: Annotated[bool, typer.Option(
+        "--reembed", help="Embed the project again in the vector space the settings select "
+                          "(a project otherwise keeps the one it was first indexed in).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
 ) -> None:
@@ -114,7 +117,8 @@ def ingest(
         ingester = Ingester(settings, progress)
         summary = ingester.ingest(IngestRequest(
             source=source, name=name, ref=ref, web_url=web_url, include=include or None,
-            exclude=exclude or None, audience=audience, instructions=instructions, replace=replace))
+            exclude=exclude or None, audience=audience, instructions=instructions, replace=replace,
+            reembed=reembed))
     if as_json:
         print(summary.model_dump_json())
         return

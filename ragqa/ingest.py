@@ -49,9 +49,9 @@ from ragqa.index import (
     ProjectRecord,
     Registry,
     chroma_client,
+    embedder_for,
     embedder_name,
     embedding_text,
-    get_embedder,
     lexical_doc,
 )
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
@@ -116,6 +116,7 @@ class IngestRequest:
     audience: str | None = None
     instructions: str | None = None
     replace: bool = False  # index this source under a name another source holds
+    reembed: bool = False  # move the project to the vector space the settings select
 
 
 class IngestSummary(BaseModel):
@@ -191,7 +192,8 @@ class Ingester:
         with self._lock(name):
             previous = self._previous(name, spec.location, request.replace)
             options_from = None if request.replace else previous
-            record = self._new_record(request, name, ref, spec.location, spec.kind.value, options_from)
+            space = options_from.embedder if options_from and not request.reembed else None
+            record = self._new_record(request, name, ref, spec.location, spec.kind.value, options_from, space)
             self.progress.stage("fetching", None)
             snapshot = open_snapshot(spec, ref, self.settings, name)
             try:
@@ -421,7 +423,7 @@ class Ingester:
         self.progress.stage("embedding", len(todo))
         if not todo:
             return 0, reused
-        embedder = get_embedder(self.settings)
+        embedder = embedder_for(record.embedder, self.settings)
         size = self.settings.embed_batch_size * max(4, self.settings.embed_concurrency)
         batches = [todo[start:start + size] for start in range(0, len(todo), size)]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragqa-store") as writer:
@@ -496,9 +498,10 @@ class Ingester:
         self.graph.prune(record.collection, keep)
 
     def _new_record(self, request: IngestRequest, name: str, ref: str | None, source: str,
-                    kind: str, previous: ProjectRecord | None) -> ProjectRecord:
-        """The record this ingest will write; options not given keep their stored values."""
-        embedder = embedder_name(self.settings)
+                    kind: str, previous: ProjectRecord | None, space: str | None) -> ProjectRecord:
+        """The record this ingest will write; options not given keep their stored values, and
+        the vector space is `space` (the project's own) or else the one the settings select."""
+        embedder = space or embedder_name(self.settings)
         record = ProjectRecord(
             name=name, source=source, source_kind=kind, ref=ref, commit="",
             collection=_collection_name(name, embedder), embedder=embedder,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ragqa.answer import Answerer
-from ragqa.errors import RagqaError
+from ragqa.errors import ConfigError
 from ragqa.index import get_embedder
 from ragqa.index.embedders import LocalEmbedder
 from ragqa.ingest import Ingester, IngestRequest
@@ -20,6 +20,7 @@ from tests.conftest import GitRepo
 from tests.fake_llm import FakeLLM
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
+INT8_REFERENCE = Path(__file__).parent / "fixtures" / "minilm_int8_reference.json"
 
 
 def test_the_graph_built_from_the_weights_gives_sentence_transformers_vectors(tmp_path: Path) -> None:
@@ -74,8 +75,11 @@ def test_wordllama_backend_end_to_end(tmp_path: Path, repo: GitRepo) -> None:
     assert record.embedder == "wordllama:l2_supercat-256"
     answer = Answerer(settings).ask("How do I retry a call with exponential backoff?")
     assert answer.answered and answer.sources[0].path in {"src/sample/http.py", "docs/guide.md"}
-    with pytest.raises(RagqaError, match="indexed with the embedder wordllama"):
-        Answerer(settings.model_copy(update={"embedder": "local"})).ask("retry?")
+    # settings that select another model still ask the project in its own vector space
+    other = Answerer(settings.model_copy(update={"embedder": "local"}))
+    assert other.project("sample").embedder is not None
+    assert other.project("sample").embedder.name == "wordllama:l2_supercat-256"
+    assert other.ask("How do I retry a call with exponential backoff?").answered
 
 
 def test_the_int8_copy_of_the_bundled_model(tmp_path: Path) -> None:
@@ -118,3 +122,65 @@ def test_openai_compatible_embeddings_server_with_batches_in_flight(tmp_path: Pa
         server.most_in_flight = 0
         sequential = one_at_a_time.embed_documents(texts)
         assert server.most_in_flight == 1 and sequential == embedder.embed_documents(texts)
+
+
+def test_the_int8_copy_gives_its_pinned_vectors(tmp_path: Path) -> None:
+    """The int8 model (the quantised copy ragqa builds from the bundled weights) against vectors
+    it gave when it became the default: a change of onnxruntime's quantiser shows here."""
+    reference = json.loads(INT8_REFERENCE.read_text())
+    embedder = LocalEmbedder(None, 32, tmp_path, int8=True)
+    got = np.array(embedder.embed_documents(reference["texts"]))
+    expected = np.array(reference["vectors"])
+    assert got.shape == expected.shape == (len(reference["texts"]), 384)
+    cosines = (got * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosines.min() >= 0.999, cosines.min()
+
+
+def test_a_project_keeps_its_vector_space_until_reembedded(tmp_path: Path, repo: GitRepo) -> None:
+    """Indexed with fp32, a project answers and re-ingests in fp32 under settings that select
+    int8 (nothing embedded again); `--reembed` moves it over and drops the old collection."""
+    fp32 = Settings(storage_dir=tmp_path / "st", embedder="local", llm="none",
+                    _env_file=None)  # type: ignore[call-arg]
+    first = Ingester(fp32).ingest(IngestRequest(source=str(repo.root)))
+    int8 = fp32.model_copy(update={"embedder": "local-int8"})
+    project = Answerer(int8).project("sample")
+    assert project.embedder is not None and project.embedder.name == "local:all-MiniLM-L6-v2"
+    assert Answerer(int8).ask("How do I retry a call with exponential backoff?").answered
+    again = Ingester(int8).ingest(IngestRequest(source="sample"))
+    assert again.embedded == 0 and Ingester(int8).get("sample").embedder == "local:all-MiniLM-L6-v2"
+    old_collection = Ingester(int8).get("sample").collection
+    moved = Ingester(int8).ingest(IngestRequest(source="sample", reembed=True))
+    record = Ingester(int8).get("sample")
+    assert moved.embedded == first.chunks and record.embedder == "local-int8:all-MiniLM-L6-v2"
+    assert record.collection != old_collection
+    assert old_collection not in {c.name for c in Ingester(int8).client.list_collections()}
+    answer = Answerer(fp32).ask("How do I retry a call with exponential backoff?")
+    assert answer.answered and Answerer(fp32).project("sample").embedder is not None
+
+
+def test_a_local_model_the_settings_cannot_find_is_named(tmp_path: Path) -> None:
+    from ragqa.index import embedder_for
+
+    settings = Settings(storage_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"indexed with the local model 'my-model'.*--reembed"):
+        embedder_for("local:my-model", settings)
+    with pytest.raises(ConfigError, match="unknown embedder 'nope'"):
+        embedder_for("nope:x", settings)
+
+
+def test_an_export_is_trusted_by_its_stamp_and_hashed_when_it_changes(tmp_path: Path) -> None:
+    """A checksum file of the older form (digest only) is accepted and given the file's stamp;
+    a same-size change with a new modification time is caught by hashing again."""
+    from ragqa.index import onnx_model
+
+    LocalEmbedder(None, 32, tmp_path).embed_query("warm up")
+    export = next(tmp_path.glob("*.onnx"))
+    side = onnx_model.checksum_path(export)
+    digest, stamp = side.read_text().split()
+    assert stamp == f"{export.stat().st_size}:{export.stat().st_mtime_ns}"
+    side.write_text(digest + "\n")
+    assert onnx_model.damage(export) is None and side.read_text().split() == [digest, stamp]
+    data = bytearray(export.read_bytes())
+    data[-1] ^= 0xFF
+    export.write_bytes(bytes(data))
+    assert onnx_model.damage(export) == "its checksum does not match (truncated or replaced)"

@@ -41,7 +41,7 @@ from ragqa.index import (
     ProjectRecord,
     Registry,
     chroma_client,
-    embedder_name,
+    embedder_for,
     get_embedder,
     lexical_doc,
 )
@@ -301,10 +301,7 @@ class Answerer:
         return index
 
     def _open(self, record: ProjectRecord) -> ProjectIndex:
-        if record.embedder != embedder_name(self.settings):
-            raise RagqaError(
-                f"{record.name} was indexed with the embedder {record.embedder}, but settings select "
-                f"{embedder_name(self.settings)}: change RAGQA_EMBEDDER back or re-ingest")
+        embedder = embedder_for(record.embedder, self.settings)  # the project's own vector space
         collection = get_collection(self.client, record.collection)
         if collection is None:
             raise DamagedProjectError(
@@ -318,7 +315,7 @@ class Answerer:
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
             fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
-        return ProjectIndex.open(record, store, lexical, memory, self._graph(record, source))
+        return ProjectIndex.open(record, store, lexical, memory, self._graph(record, source), embedder)
 
     def _graph(self, record: ProjectRecord, source: ChunkStore | ChunkStoreSnapshot) -> CodeGraph | None:
         """The project's code graph, its stored facts rebuilt from the indexed files when lost

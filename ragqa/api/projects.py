@@ -26,6 +26,8 @@ class ProjectCreate(BaseModel):
     audience: str | None = Field(None, max_length=200)
     instructions: str | None = Field(None, max_length=4_000)
     replace: bool = Field(False, description="Index this source under a name another source holds.")
+    reembed: bool = Field(False, description="Embed the project again in the vector space the settings "
+                                             "select (it otherwise keeps the one it was indexed in).")
 
 
 @router.get("/projects")

@@ -14,6 +14,7 @@ from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
     CodeGraph,
+    Embedder,
     LexicalIndex,
     ProjectRecord,
     StoredChunk,
@@ -60,6 +61,7 @@ class ProjectIndex:
     memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
     doc_chunks: set[str] = field(default_factory=set)  # code chunks that are mostly doc comment
     graph: CodeGraph | None = None  # who calls whom (`ragqa.index.graph`); None: not available
+    embedder: Embedder | None = None  # the model of the project's vector space (else the retriever's)
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
     _by_file_name: dict[str, list[str]] = field(default_factory=dict)
@@ -70,7 +72,8 @@ class ProjectIndex:
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
-             memory: ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None) -> ProjectIndex:
+             memory: ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None,
+             embedder: Embedder | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
         positions = {chunk_id: place for entry in record.files.values()
@@ -79,7 +82,7 @@ class ProjectIndex:
         doc_chunks = {entry.chunks[place] for entry in record.files.values()
                       for place in entry.doc_chunks if 0 <= place < len(entry.chunks)}
         return cls(record, store, lexical, SymbolTable.of(record), file_kinds, chunk_paths,
-                   positions, memory, doc_chunks, graph)
+                   positions, memory, doc_chunks, graph, embedder)
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Stored chunks by id, from memory when the project is held there."""

@@ -176,7 +176,7 @@ class Retriever:
         count = min(wanted, project.record.chunk_count)
         if count == 0:
             return [], 0.0
-        vector = embed_query(self.embedder, text)
+        vector = embed_query(project.embedder or self.embedder, text)
         if project.memory is not None:
             nearest = project.memory.nearest(vector, count * (1 if filters.kind is None else 4))
         else:
