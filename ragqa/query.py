@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from ragqa.index.lexical import identifiers, tokenize
 from ragqa.report import Report, looks_like_report, read_report
@@ -49,6 +50,24 @@ _BEHAVIOUR = re.compile(
     r"^\W*(what (does|do|did|happens|exception|error|errors|exceptions)\b|how (does|do|is|are) "
     r"(?!i\b|we\b|you\b)|when (does|do|is)\b|does\b|do\b|is\b|are\b|if\b|which (exception|error)s?\b)",
     re.IGNORECASE)
+class Form(StrEnum):
+    """The form of answer a question asks for, which sets the answer's lead sentence.
+
+    - `what`: what something does or is ("What does `timeout_keep_alive` do?") — from its definition;
+    - `yes_no`: "Does/can/is …?" — yes or no first, when the evidence says so;
+    - `how`: how to do something ("How do I enable HTTPS?") — the steps;
+    - `where`: where something is ("Where are redirects followed?") — the place;
+    - `other`: none of these.
+    """
+
+    WHAT = "what"
+    YES_NO = "yes_no"
+    HOW = "how"
+    WHERE = "where"
+    OTHER = "other"
+
+
+_WHAT = re.compile(r"^\W*(what('?s| is| are| does| do)\b(?!.*\b(difference|way)\b)|what\W*$)", re.IGNORECASE)
 _YES_NO = re.compile(r"^\W*(does|do|can|could|is|are|will|would|has|have|should)\b", re.IGNORECASE)
 _LEADING_CLAUSE = re.compile(r"^\W*(after|when|if|once|while|before|in|for|with|on|using)\b[^,?.;]{0,80},\s*",
                              re.IGNORECASE)
@@ -108,6 +127,24 @@ class Query:
         return {term for term in self.terms if term not in GENERIC_TERMS and not term.isdigit()}
 
     @property
+    def form(self) -> Form:
+        """The form of answer asked for (see `Form`): "where" first, then "what does X do", then
+        yes/no (a "Can I …?" is answered yes or no first too), then how-to."""
+        if self.intent is Intent.LOCATE:
+            return Form.WHERE
+        if _WHAT.match(_LEADING_CLAUSE.sub("", self.text, count=1)):
+            return Form.WHAT
+        if self.yes_no:
+            return Form.YES_NO
+        return Form.HOW if self.intent is Intent.USAGE else Form.OTHER
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The question's content words as written, lowercased and unstemmed (`https` stays
+        apart from `http`): what a heading must hold to match the question exactly."""
+        return _words(self.text)
+
+    @property
     def vague(self) -> bool:
         """Too vague to search for: no code name and no word with a subject ("help", "how does
         it work?")."""
@@ -122,6 +159,12 @@ def _intent(text: str) -> Intent:
         if pattern.search(text) or (clause != text and pattern.search(clause)):
             return intent
     return Intent.OTHER
+
+
+@lru_cache(maxsize=256)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(word for word in re.findall(r"[a-z0-9]+", text.lower())
+                     if (stems := tokenize(word)) and stems[0] not in GENERIC_TERMS and not word.isdigit())
 
 
 def code_names(text: str) -> tuple[str, ...]:

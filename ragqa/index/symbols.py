@@ -42,7 +42,9 @@ class SymbolTable:
         self.symbols = list(symbols)
         self._qualified: dict[str, list[Symbol]] = {}
         self._short: dict[str, list[Symbol]] = {}
+        self._files: dict[str, list[Symbol]] = {}
         for symbol in self.symbols:
+            self._files.setdefault(symbol.path, []).append(symbol)
             self._qualified.setdefault(symbol.name.lower(), []).append(symbol)
             self._short.setdefault(symbol.short_name.lower(), []).append(symbol)
 
@@ -55,6 +57,10 @@ class SymbolTable:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    def in_file(self, path: str) -> list[Symbol]:
+        """The definitions of one file, in file order."""
+        return self._files.get(path, [])
 
     def find(self, name: str, classes_only: bool = False) -> list[Symbol]:
         """Where `name` is defined, best match first.
