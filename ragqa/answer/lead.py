@@ -31,31 +31,59 @@ MAX_SUMMARY_CHARS = 220
 _DOCSTRING = re.compile(r"^\s*[rubRUB]{0,2}(\"\"\"|''')(.*)$")
 _DOC_COMMENT = re.compile(r"^\s*(///?|#(?!!)|--|/\*\*?|\*(?!/))\s?(.*)$")
 _HELP = re.compile(r"\b(help|description|doc)\s*=\s*[\"'](.+?)[\"']")
-_TRAILING = re.compile(r"\S.*?\s(#|//)\s+(.+)$")
+_TRAILING = re.compile(r"\S.*?\s(#|//)\s+(?!(type|noqa|pragma|pylint|nosec|fmt|mypy|eslint|ts-|prettier|"
+                       r"istanbul|nolint|lint)\b)(.+)$")
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d{1,3}[.)])\s+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s|^([=\-~^\"'`#*+])\1{2,}\s*$")
 _DEFINITION = re.compile(r"^\s*(@|async\s+def\b|def\b|class\b|func\b|fn\b|pub\b|function\b|export\b|"
                          r"public\b|private\b|protected\b|static\b|interface\b|type\b|struct\b|const\b)")
 _NEGATION = re.compile(r"\b(not (supported|possible|available)|(does|do|can|will) ?n[o']t (support|work|"
                        r"handle|provide)|no (support|way)\b|unsupported|cannot)\b", re.IGNORECASE)
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_RST_REFERENCE = re.compile(r"`([^`<\n]+?)\s*<[^>\n]*>`_{1,2}")
+_RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<\n]+?)(?:\s*<[^>\n]*>)?`")
 _SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)")
 
 
-def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = (),
+def lead(project: str, query: Query, excerpts: Sequence[Excerpt], definition_names: Sequence[str] = (),
          reasons: Sequence[str] = ()) -> str:
-    """The lead sentence (safe Markdown) for `first`, the best quote (see the module docstring)."""
+    """The lead sentence (safe Markdown) for the quotes, the best first (see the module
+    docstring); a "what does X do" takes its summary from a later quote that names X when the
+    first gives none."""
+    first = excerpts[0]
     form = query.form
-    said = summary(first, [*definition_names, *query.names]) if form in (Form.WHAT, Form.YES_NO) else ""
+    names = [*query.names, *definition_names]
+    said, said_in = "", first
+    subject = list(query.names[:1]) or list(definition_names[:1])
+    if form is Form.YES_NO:
+        said = summary(first, names)
+    for other in excerpts if form is Form.WHAT else ():
+        if said := summary(other, subject):
+            said_in = other
+            break
     named = first.title if first.title.startswith("`") else f"**{first.title}**" if first.title else ""
+    defined = _defined_subject(query, definition_names)
+    if defined and named == inline_code(defined):
+        named = ""  # "`X` is defined in `X` in path" says it twice
     return _render(
         form=form.value, project=plain_text(project), path=inline_code(first.path), named=named,
         start=first.start_line, end=first.end_line, summary=_with_code(said) if said else "",
-        defined=inline_code(definition_names[0]) if definition_names else "",
+        said_in=inline_code(said_in.path),
+        defined=inline_code(defined) if defined else "",
         subject=inline_code(query.names[0]) if query.names else "",
         verdict=verdict(project, query, first) if form is Form.YES_NO else "",
         reasons="; ".join(_with_code(reason) for reason in reasons[:2]),
         start_at=f"{first.title} in {inline_code(first.path)}" if first.title.startswith("`")
         else inline_code(first.path)).strip()
+
+
+def _defined_subject(query: Query, definition_names: Sequence[str]) -> str:
+    """The defined name the question asks about: its first code name's definition when the first
+    quote holds it, else (a question naming no code) the first definition quoted."""
+    if not query.names:
+        return definition_names[0] if definition_names else ""
+    wanted = query.names[0].rsplit(".", 1)[-1].lower()
+    return next((name for name in definition_names if name.rsplit(".", 1)[-1].lower() == wanted), "")
 
 
 def verdict(project: str, query: Query, first: Excerpt) -> str:
@@ -74,33 +102,52 @@ def verdict(project: str, query: Query, first: Excerpt) -> str:
 def summary(quoted: Excerpt, names: Sequence[str] = ()) -> str:
     """The first sentence the quoted lines give about what they define or describe ("" if none)."""
     lines = quoted.text.split("\n")
-    row = _first_mention(lines, names)
-    found = _code_summary(lines, row) if quoted.language not in ("markdown", "rst", "text", "") \
-        and not _is_docs(quoted) else _docs_summary(lines, row)
+    row = _first_mention(lines, names, default=-1) if names else 0
+    if row < 0:
+        return ""  # the quote never names what the question asks about
+    found = _code_summary(lines, row, names) if not _is_docs(quoted) else _docs_summary(lines, row, names)
     return _sentence(found)
 
 
 def _is_docs(quoted: Excerpt) -> bool:
-    return quoted.language in ("markdown", "rst", "asciidoc", "mdx", "text")
+    return quoted.language in ("markdown", "rst", "asciidoc", "mdx", "text", "")
 
 
-def _first_mention(lines: list[str], names: Sequence[str]) -> int:
-    """The first row naming one of `names` (dashes and underscores alike), else 0."""
+def _first_mention(lines: list[str], names: Sequence[str], default: int = 0) -> int:
+    """The first row naming one of `names` (dashes and underscores alike), else `default`."""
     for name in names:
         last = name.rsplit(".", 1)[-1].strip("-`()").lower().replace("-", "_")
         if len(last) < 3:
             continue
+        pattern = re.compile(rf"(?<![\w]){re.escape(last)}(?![\w])")
         for row, line in enumerate(lines):
-            if last in line.lower().replace("-", "_"):
+            if pattern.search(line.lower().replace("-", "_")):
                 return row
-    return 0
+    return default
 
 
-def _code_summary(lines: list[str], row: int) -> str:
-    """A definition's docstring or doc comment, an option's help text or trailing comment."""
+def _code_summary(lines: list[str], row: int, names: Sequence[str] = ()) -> str:
+    """An option's help text or trailing comment, a parameter's line in a docstring, or the
+    docstring or doc comment of the definition at `row`. With `names` (the question names its
+    subject) the definition must be the subject's own, not the function around a mention."""
     line = lines[row] if lines else ""
-    if (found := _HELP.search(line)) or (found := _TRAILING.match(line)):
+    if found := _HELP.search(line):
         return found.group(2)
+    if found := _TRAILING.match(line):
+        return found.group(3)
+    for name in names:
+        last = re.escape(name.rsplit(".", 1)[-1].strip("-`()"))
+        parameter = re.compile(rf"^\s*(?::param\s+(?:\w+\s+)?{last}:|@param\s+(?:\{{[^}}]*\}}\s+)?{last}\b|"
+                               rf"{last}\s*(?:\([^)]*\))?\s*:\s+(?=[A-Z]))\s*(.+)$")
+        for text in lines:
+            if found := parameter.match(text):
+                return found.group(1)
+    if names:
+        at = next((r for r in range(row, min(len(lines), row + 3)) if _DEFINITION.match(lines[r])
+                   and not lines[r].lstrip().startswith("@")), None)
+        if at is None or (at > row and not lines[row].lstrip().startswith(("@", "#", "//", "/*", "*"))):
+            return ""
+        return _docstring_after(lines, at) or _comment_above(lines, at)
     definition = next((r for r in range(row, min(len(lines), row + 4)) if _DEFINITION.match(lines[r])), None)
     if definition is None:
         definition = next((r for r in range(row, -1, -1) if _DEFINITION.match(lines[r])), None)
@@ -138,28 +185,41 @@ def _comment_above(lines: list[str], row: int) -> str:
     return " ".join(part for part in text if part)
 
 
-def _docs_summary(lines: list[str], row: int) -> str:
-    """The paragraph or list item at `row` (or the first prose paragraph after it)."""
-    for start in range(row, len(lines)):
+def _docs_summary(lines: list[str], row: int, names: Sequence[str] = ()) -> str:
+    """The first paragraph or list item from `row` on whose first sentence is whole (ends with
+    `.`, `!` or `?`: "… we get::" introduces an example, it says nothing on its own); when the
+    question names something, the first whole sentence that names it."""
+    start = row
+    while start < len(lines):
         line = lines[start]
         titled = start + 1 < len(lines) and bool(_HEADING.match(lines[start + 1])) \
             and not _LIST_ITEM.match(line)
-        if not line.strip() or _HEADING.match(line) or titled:
+        if not line.strip() or _HEADING.match(line) or titled or \
+                line.startswith(("    ", "\t", "```", "~~~", ">>>", "..")):
+            start += 1
             continue
-        if line.startswith(("    ", "\t", "```", "~~~", ">>>", "..")) or line.rstrip().endswith("::"):
-            continue
-        text = [line]
-        for more in lines[start + 1:]:
-            if not more.strip() or _LIST_ITEM.match(more) or _HEADING.match(more) or more.startswith("```"):
-                break
-            text.append(more)
-        paragraph = " ".join(part.strip() for part in text)
-        return _LIST_ITEM.sub("", paragraph, count=1)
+        end = start + 1
+        while end < len(lines) and lines[end].strip() and not _LIST_ITEM.match(lines[end]) \
+                and not _HEADING.match(lines[end]) and not lines[end].startswith("```"):
+            end += 1
+        paragraph = _LIST_ITEM.sub("", " ".join(part.strip() for part in lines[start:end]), count=1)
+        for sentence in re.split(r"(?<=[.!?])\s+", paragraph) if names else [paragraph]:
+            if re.search(r"[.!?]\W?$", _sentence(sentence)) and (not names or _mentions(sentence, names)):
+                return sentence
+        start = end
     return ""
 
 
+def _mentions(text: str, names: Sequence[str]) -> bool:
+    return _first_mention([text], names, default=-1) == 0
+
+
 def _sentence(text: str) -> str:
-    """The first sentence of `text`, at most `MAX_SUMMARY_CHARS` (cut at a word, with "…")."""
+    """The first sentence of `text`, at most `MAX_SUMMARY_CHARS` (cut at a word, with "…");
+    Markdown links and reST references become their text, reST roles inline code."""
+    text = _MD_LINK.sub(r"\1", text)
+    text = _RST_REFERENCE.sub(r"\1", text)
+    text = _RST_ROLE.sub(r"`\1`", text).replace("``", "`")
     text = " ".join(text.split()).strip(" -–—:")
     if not text or not re.search(r"[A-Za-z]{3}", text):
         return ""
@@ -171,8 +231,13 @@ def _sentence(text: str) -> str:
 
 
 def _with_code(text: str) -> str:
-    """`text` safe as Markdown, its inline code spans kept as code."""
-    return "".join(piece if is_code else plain_text(piece) for piece, is_code in code_spans(text))
+    """`text` safe as Markdown, its inline code spans kept as code (and the spaces around them)."""
+    return "".join(piece if is_code else _padded(piece) for piece, is_code in code_spans(text))
+
+
+def _padded(text: str) -> str:
+    safe = plain_text(text)
+    return (" " if text[:1].isspace() and safe else "") + safe + (" " if text[-1:].isspace() and safe else "")
 
 
 def _render(**variables: Any) -> str:

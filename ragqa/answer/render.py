@@ -66,7 +66,7 @@ def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
                       reasons: Sequence[str] = ()) -> str:
     """Markdown: a lead naming the passage that answers (and, for a pasted report, why), then
     each excerpt under a link to exactly its lines."""
-    parts = [lead(project, query, excerpts[0], definition_names, reasons)]
+    parts = [lead(project, query, excerpts, definition_names, reasons)]
     for quoted in excerpts:
         heading = f" — {quoted.title}" if quoted.title else ""
         fence = fence_for(quoted.text)
@@ -75,13 +75,13 @@ def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
     return "\n\n".join(parts) + "\n"
 
 
-def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = (),
+def lead(project: str, query: Query, excerpts: Sequence[Excerpt], definition_names: Sequence[str] = (),
          reasons: Sequence[str] = ()) -> str:
     """One sentence shaped by the question's form (`ragqa.answer.lead`): what a thing does,
     yes or no, the steps, or the place; for a pasted report, where to start and why."""
     from ragqa.answer.lead import lead as compose
 
-    return compose(project, query, first, definition_names, reasons)
+    return compose(project, query, excerpts, definition_names, reasons)
 
 
 def vague_reply(project: str, topics: Sequence[str]) -> str:
