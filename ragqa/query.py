@@ -79,6 +79,7 @@ _OWN_TESTS = re.compile(
     re.IGNORECASE)
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
                       r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
+_PROPER_NOUN = re.compile(r"(?<![\w./-])([A-Z][a-z]{2,}|[A-Z]{2,6})s?(?![\w/.(-]|\.\w)")
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
 _CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
                         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
@@ -139,6 +140,13 @@ class Query:
         return Form.HOW if self.intent is Intent.USAGE else Form.OTHER
 
     @property
+    def proper_nouns(self) -> tuple[str, ...]:
+        """Words that name a product or a standard: capitalised words of prose (`Salesforce`,
+        `Kubernetes`, not a sentence's first word, not a CamelCase code name) and acronyms
+        (`SMS`, `QUIC`)."""
+        return _proper_nouns(self.text)
+
+    @property
     def words(self) -> frozenset[str]:
         """The question's content words as written, lowercased and unstemmed (`https` stays
         apart from `http`): what a heading must hold to match the question exactly."""
@@ -159,6 +167,15 @@ def _intent(text: str) -> Intent:
         if pattern.search(text) or (clause != text and pattern.search(clause)):
             return intent
     return Intent.OTHER
+
+
+@lru_cache(maxsize=256)
+def _proper_nouns(text: str) -> tuple[str, ...]:
+    prose = re.sub(r"`[^`]*`", " ", text)
+    sentence_starts = {found.end() for found in re.finditer(r"(^|[.?!:]\s+)\W*", prose)}
+    found = [match.group(1) for match in _PROPER_NOUN.finditer(prose)
+             if match.start() not in sentence_starts or match.group(1).isupper()]
+    return tuple(dict.fromkeys(found))
 
 
 @lru_cache(maxsize=256)
