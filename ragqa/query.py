@@ -89,7 +89,9 @@ GENERIC_TERMS = frozenset(tokenize(
     "work works working help thing things stuff project code library package tool app module "
     "anything something everything tell know show explain question questions info information "
     "started start begin overview intro introduction good best way need want doc docs "
-    "documentation hello thanks please feature features support supported"))
+    "documentation hello thanks please feature features support supported make makes made making "
+    "use uses used using get gets getting got create creates add adds run runs running vs versus "
+    "like via whose"))
 
 
 @dataclass(frozen=True)

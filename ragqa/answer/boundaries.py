@@ -69,6 +69,8 @@ def to_boundaries(lines: Sequence[str], first: int, last: int, kind: str,
         top -= 1
     if is_start(lines, top, code_rows):
         first = top
+    if kind == "code":
+        first = _with_doc_comment(lines, first, last)
     bottom = last
     while bottom + 1 < len(lines) and not is_end(lines, bottom, code_rows) \
             and bottom - first + 1 < MAX_EXCERPT_LINES:
@@ -81,6 +83,17 @@ def to_boundaries(lines: Sequence[str], first: int, last: int, kind: str,
     sentence = [row for row in range(last, first, -1)
                 if row not in code_rows and _SENTENCE_END.search(lines[row])]
     return first, sentence[0] if sentence else last
+
+
+def _with_doc_comment(lines: Sequence[str], first: int, last: int) -> int:
+    """`first` moved up over the comment lines and decorators just above a definition there."""
+    if not _DEFINITION.match(lines[first]):
+        return first
+    top = first
+    while top > 0 and (_COMMENT.match(lines[top - 1]) or lines[top - 1].lstrip().startswith("@")) \
+            and last - top + 2 <= MAX_EXCERPT_LINES:
+        top -= 1
+    return top
 
 
 def _blank(lines: Sequence[str], row: int) -> bool:

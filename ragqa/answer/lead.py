@@ -119,7 +119,7 @@ def _first_mention(lines: list[str], names: Sequence[str], default: int = 0) -> 
         last = name.rsplit(".", 1)[-1].strip("-`()").lower().replace("-", "_")
         if len(last) < 3:
             continue
-        pattern = re.compile(rf"(?<![\w]){re.escape(last)}(?![\w])")
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(last)}(?![A-Za-z0-9_])")
         for row, line in enumerate(lines):
             if pattern.search(line.lower().replace("-", "_")):
                 return row
@@ -143,9 +143,10 @@ def _code_summary(lines: list[str], row: int, names: Sequence[str] = ()) -> str:
             if found := parameter.match(text):
                 return found.group(1)
     if names:
-        at = next((r for r in range(row, min(len(lines), row + 3)) if _DEFINITION.match(lines[r])
-                   and not lines[r].lstrip().startswith("@")), None)
-        if at is None or (at > row and not lines[row].lstrip().startswith(("@", "#", "//", "/*", "*"))):
+        at = row
+        while at + 1 < len(lines) and (_DOC_COMMENT.match(lines[at]) or lines[at].lstrip().startswith("@")):
+            at += 1  # a mention in the doc comment or decorator of a definition: that definition
+        if not _DEFINITION.match(lines[at]) or lines[at].lstrip().startswith("@"):
             return ""
         return _docstring_after(lines, at) or _comment_above(lines, at)
     definition = next((r for r in range(row, min(len(lines), row + 4)) if _DEFINITION.match(lines[r])), None)

@@ -2,7 +2,10 @@
 
 Signals, each in [0, 1]:
 - `similarity`: the best cosine similarity between the question and a chunk;
-- `coverage`: the share of the question's terms (weighted by rarity) found in the top passages;
+- `coverage`: the share of the question's terms (weighted by rarity) found in the top passages —
+  a generic word ("make", "use", "work") that occurs nowhere in the project is left out: on a
+  project whose code says `MarkFlagRequired`, "How do I make a flag required?" lost a third of
+  its coverage to "make" alone;
 - `unknown_names`: code names in the question that occur nowhere in the project (`torch.compile`
   asked of an HTTP library): 0 for none, 0.5 for one, 1 for two or more;
 - `unknown_terms`: 1 when a plain word that says what the question is about ("QUIC", "SMTP",
@@ -35,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragqa.index.lexical import tokenize
-from ragqa.query import Query
+from ragqa.query import GENERIC_TERMS, Query
 from ragqa.retrieve.evidence import Evidence
 from ragqa.retrieve.passages import Passage
 from ragqa.retrieve.project import ProjectIndex
@@ -60,7 +63,8 @@ def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
     if query.report is not None and evidence is not None:
         return _assess_report(project, query, passages, best_similarity, evidence)
     lexical = project.lexical
-    terms = set(query.terms)
+    # a generic word the project never uses ("make" asked of Go code that says "Mark") says nothing
+    terms = {term for term in query.terms if term not in GENERIC_TERMS or lexical.has_term(term)}
     found = lexical.chunk_terms(chunk_id for passage in passages[:COVERAGE_SOURCES]
                                 for chunk_id in passage.chunk_ids)
     total = sum(lexical.term_idf(term) for term in terms)
