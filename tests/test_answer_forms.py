@@ -352,4 +352,5 @@ def test_go_questions_with_few_english_words_are_answered(go_project: Answerer) 
     assert lead(answer).startswith(said), lead(answer)
     # the symbol table's name (qualifying Go methods by receiver is the symbols' work, not the label's)
     assert quotes(answer)[0][3] in ("`Command.MarkFlagRequired`", "`MarkFlagRequired`")
-    assert COMMAND_GO.split("\n")[quotes(answer)[0][1] - 1].startswith("// MarkFlagRequired"), "its doc comment too"
+    first_line = COMMAND_GO.split("\n")[quotes(answer)[0][1] - 1]
+    assert first_line.startswith("// MarkFlagRequired"), "its doc comment is quoted too"
