@@ -16,7 +16,7 @@ quote stays inside its size budget. Rows are 0-based indexes into a passage's li
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 
 MAX_EXCERPT_LINES = 24
@@ -30,6 +30,8 @@ _DEFINITION = re.compile(r"^\s*(@|async\s+def\b|def\b|class\b|func\b|fn\b|pub\b|
 _COMMENT = re.compile(r"^\s*(#|//|/\*|\*|--)")
 _CONTINUES = re.compile(r"([(\[{,\\]|\b(and|or|not|in)|[-+*/%|&=<>])\s*$")
 _CONTINUATION = re.compile(r"^\s*([)\]}.]|and\b|or\b|\+|-(?!-)|\*(?!\*)|/|\?|:(?!:))")
+_REST_TARGET = re.compile(r"^\.\. _[^:]*:\s*\S*\s*$")
+_Boundary = Callable[[Sequence[str], int, AbstractSet[int]], bool]
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$|[.!?]\*{0,2}[)\"']?\s*$")
 
 
@@ -71,6 +73,14 @@ def to_boundaries(lines: Sequence[str], first: int, last: int, kind: str,
         first = top
     if kind == "code":
         first = _with_doc_comment(lines, first, last)
+    first, last = _end_at_boundary(lines, first, last, is_end, code_rows)
+    if kind != "code":
+        first, last = _without_loose_ends(lines, first, last, code_rows)
+    return first, last
+
+
+def _end_at_boundary(lines: Sequence[str], first: int, last: int, is_end: _Boundary,
+                     code_rows: AbstractSet[int]) -> tuple[int, int]:
     bottom = last
     while bottom + 1 < len(lines) and not is_end(lines, bottom, code_rows) \
             and bottom - first + 1 < MAX_EXCERPT_LINES:
@@ -83,6 +93,21 @@ def to_boundaries(lines: Sequence[str], first: int, last: int, kind: str,
     sentence = [row for row in range(last, first, -1)
                 if row not in code_rows and _SENTENCE_END.search(lines[row])]
     return first, sentence[0] if sentence else last
+
+
+def _without_loose_ends(lines: Sequence[str], first: int, last: int,
+                        code_rows: AbstractSet[int]) -> tuple[int, int]:
+    """Drop what belongs to the next section from the end of a docs quote — its heading, a reST
+    link target (`.. _name:`) — and such a target from the start."""
+    def loose(row: int) -> bool:
+        return row not in code_rows and (not lines[row].strip() or bool(_REST_TARGET.match(lines[row])))
+
+    while last > first and (loose(last) or heading_at(lines, last, code_rows) is not None or (
+            _UNDERLINE.match(lines[last]) and heading_at(lines, last - 1, code_rows) is not None)):
+        last -= 1 if not _UNDERLINE.match(lines[last]) or loose(last) else 2
+    while first < last and loose(first):
+        first += 1
+    return first, max(first, last)
 
 
 def _with_doc_comment(lines: Sequence[str], first: int, last: int) -> int:
