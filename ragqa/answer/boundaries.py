@@ -66,11 +66,11 @@ def to_boundaries(lines: Sequence[str], first: int, last: int, kind: str,
     is_start, is_end = (_code_start, _code_end) if kind == "code" else (_docs_start, _docs_end)
     code_rows = {row for start, end in blocks for row in range(start, end + 1)}
     top = first
-    while top > 0 and first - top < MAX_CLIMB and not is_start(lines, top, code_rows) \
-            and last - top + 1 < MAX_EXCERPT_LINES:
+    while top > 0 and first - top < MAX_CLIMB and not is_start(lines, top, code_rows):
         top -= 1
     if is_start(lines, top, code_rows):
-        first = top
+        first = top  # a whole start matters more than the window's tail: the end is cut back below
+        last = min(last, first + MAX_EXCERPT_LINES - 1)
     if kind == "code":
         first = _with_doc_comment(lines, first, last)
     first, last = _end_at_boundary(lines, first, last, is_end, code_rows)
@@ -130,7 +130,8 @@ def _docs_start(lines: Sequence[str], row: int, code_rows: AbstractSet[int]) -> 
         return False
     if row == 0 or _blank(lines, row - 1) or heading_at(lines, row, code_rows) is not None:
         return True
-    if row in code_rows:
+    prose = not lines[row][:1].isspace() and not lines[row].lstrip().startswith(("```", "~~~", ">>>", ".. "))
+    if row in code_rows and not prose:  # (a reST block's first row is the prose line ending "::")
         return row - 1 not in code_rows
     above = lines[row - 1]
     return bool(_LIST_ITEM.match(lines[row])) or bool(_ATX.match(above)) or bool(_UNDERLINE.match(above)) \
