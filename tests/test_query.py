@@ -47,3 +47,20 @@ def test_vague_and_yes_no_questions() -> None:
     assert Query.parse("Does it support HTTP/3 over QUIC?").yes_no
     assert "http3" in Query.parse("Does it support HTTP/3 over QUIC?").terms
     assert not Query.parse("How do I enable HTTP/2?").yes_no
+
+
+def test_the_form_of_answer_a_question_asks_for() -> None:
+    from ragqa.query import Form
+
+    assert Query.parse("What does `timeout_keep_alive` do?").form is Form.WHAT
+    assert Query.parse("Does uvicorn support Salesforce objects?").form is Form.YES_NO
+    assert Query.parse("How do I enable HTTPS?").form is Form.HOW
+    assert Query.parse("Where are redirects followed?").form is Form.WHERE
+    assert Query.parse("What is the difference between a Session and a request?").form is Form.OTHER
+
+
+def test_products_and_standards_named_in_prose() -> None:
+    assert Query.parse("Does uvicorn support Salesforce objects?").proper_nouns == ("Salesforce",)
+    assert Query.parse("Can it send SMS from Kubernetes?").proper_nouns == ("SMS", "Kubernetes")
+    assert Query.parse("How do I return a UserProfile from `Config.load`?").proper_nouns == ()
+    assert Query.parse("How do I enable HTTPS?").words == frozenset({"enable", "https"})

@@ -100,6 +100,8 @@ def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
     scores = _line_scores(lines, query, weight, blocks,
                           [line - passage.start_line for line in definitions], passage.kind != "code")
     first, last = _tighten(lines, scores, _best_window(scores, size), size, passage.kind)
+    if passage.kind != "code":
+        first, last = _inside_matching_section(lines, scores, query, blocks, first, last)
     first, last = _keep_examples_whole(first, last, blocks)
     first, last = to_boundaries(lines, first, last, passage.kind, blocks)
     while first < last and not lines[first].strip():
@@ -127,15 +129,35 @@ def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
 def _favour_matching_sections(lines: list[str], scores: list[float], query: Query,
                               blocks: list[tuple[int, int]]) -> list[float]:
     """Scores of the sections whose heading holds a word of the question as written × `SECTION_FACTOR`."""
+    for start, end in _matching_sections(lines, query, blocks):
+        for row in range(start, end + 1):
+            scores[row] *= SECTION_FACTOR
+    return scores
+
+
+def _inside_matching_section(lines: list[str], scores: list[float], query: Query,
+                             blocks: list[tuple[int, int]], first: int, last: int) -> tuple[int, int]:
+    """The window kept inside the matching section that holds its best line (so `## HTTPS`
+    is not quoted together with the `## HTTP` section above it)."""
+    strongest = max(range(first, last + 1), key=scores.__getitem__)
+    for start, end in _matching_sections(lines, query, blocks):
+        if start <= strongest <= end:
+            return max(first, start), min(last, end)
+    return first, last
+
+
+def _matching_sections(lines: list[str], query: Query,
+                       blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Rows (first, last) of the sections whose heading holds a word of the question as written."""
     code_rows = {row for start, end in blocks for row in range(start, end + 1)}
     headings = [(row, heading) for row in range(len(lines))
                 if (heading := heading_at(lines, row, code_rows)) is not None]
+    found = []
     for number, (row, heading) in enumerate(headings):
         if query.words & set(re.findall(r"[a-z0-9]+", heading.lower())):
-            end = headings[number + 1][0] if number + 1 < len(headings) else len(lines)
-            for inside in range(row, end):
-                scores[inside] *= SECTION_FACTOR
-    return scores
+            end = headings[number + 1][0] - 1 if number + 1 < len(headings) else len(lines) - 1
+            found.append((row, end))
+    return found
 
 
 def _option_definitions(lines: list[str], names: Sequence[str]) -> list[int]:
