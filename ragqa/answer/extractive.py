@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ragqa.answer import render
 from ragqa.answer.boundaries import MAX_EXCERPT_LINES, heading_above, heading_at, to_boundaries
 from ragqa.index.lexical import tokenize
-from ragqa.index.symbols import Symbol
+from ragqa.index.symbols import Symbol, defines_option
 from ragqa.markdown import line_kinds
 from ragqa.query import Query
 from ragqa.retrieve import Passage
@@ -161,17 +161,8 @@ def _matching_sections(lines: list[str], query: Query,
 
 
 def _option_definitions(lines: list[str], names: Sequence[str]) -> list[int]:
-    """Rows that define an option the question names: `name: int = 5`, `name = …`, `"name": …`,
-    `self.name = …` or a command-line flag `"--name"` (dashes or underscores)."""
-    patterns = []
-    for name in names:
-        last = re.escape(name.rsplit(".", 1)[-1].lstrip("-"))
-        if len(last) < 3:
-            continue
-        flag = last.replace("_", "[-_]").replace(r"\-", "[-_]")
-        patterns.append(re.compile(
-            rf"^\s*(self\.)?{last}\s*(:[^=]*)?=(?!=)|^\s*[\"']?{last}[\"']?\s*:|[\"']--?{flag}[\"'=]"))
-    return [row for row, line in enumerate(lines) if any(p.search(line) for p in patterns)]
+    """Rows that define an option the question names (`ragqa.index.symbols.defines_option`)."""
+    return [row for row, line in enumerate(lines) if any(defines_option(line, name) for name in names)]
 
 
 def _best_window(scores: list[float], size: int) -> int:
