@@ -31,8 +31,12 @@ SETS: list[tuple[str, str, Path, str]] = [
     ("requests (dev)", "requests", DEV_SET, "tuning"),
     ("requests plain-English unanswerable", "requests",
      HERE / "questions" / "psf__requests-unanswerable.jsonl", "tuning"),
+    ("requests unrelated products and capabilities", "requests",
+     HERE / "questions" / "psf__requests-unrelated.jsonl", "tuning"),
     ("httpx", "httpx", HERE / "questions" / "encode__httpx.jsonl", "tuning"),
     ("starlette", "starlette", HERE / "questions" / "encode__starlette.jsonl", "tuning"),
+    ("starlette unrelated products and capabilities", "starlette",
+     HERE / "questions" / "encode__starlette-unrelated.jsonl", "tuning"),
     ("click", "click", HERE / "questions" / "pallets__click.jsonl", "held-out"),
     ("sqlalchemy", "sqlalchemy", HERE / "questions" / "sqlalchemy__sqlalchemy.jsonl", "held-out"),
 ]

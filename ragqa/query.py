@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from ragqa.index.lexical import identifiers, tokenize
 from ragqa.report import Report, looks_like_report, quoted_messages, read_report
@@ -50,6 +51,24 @@ _BEHAVIOUR = re.compile(
     r"^\W*(what (does|do|did|happens|exception|error|errors|exceptions)\b|how (does|do|is|are) "
     r"(?!i\b|we\b|you\b)|when (does|do|is)\b|does\b|do\b|is\b|are\b|if\b|which (exception|error)s?\b)",
     re.IGNORECASE)
+class Form(StrEnum):
+    """The form of answer a question asks for, which sets the answer's lead sentence.
+
+    - `what`: what something does or is ("What does `timeout_keep_alive` do?") — from its definition;
+    - `yes_no`: "Does/can/is …?" — yes or no first, when the evidence says so;
+    - `how`: how to do something ("How do I enable HTTPS?") — the steps;
+    - `where`: where something is ("Where are redirects followed?") — the place;
+    - `other`: none of these.
+    """
+
+    WHAT = "what"
+    YES_NO = "yes_no"
+    HOW = "how"
+    WHERE = "where"
+    OTHER = "other"
+
+
+_WHAT = re.compile(r"^\W*(what('?s| is| are| does| do)\b(?!.*\b(difference|way)\b)|what\W*$)", re.IGNORECASE)
 _YES_NO = re.compile(r"^\W*(does|do|can|could|is|are|will|would|has|have|should)\b", re.IGNORECASE)
 _LEADING_CLAUSE = re.compile(r"^\W*(after|when|if|once|while|before|in|for|with|on|using)\b[^,?.;]{0,80},\s*",
                              re.IGNORECASE)
@@ -64,6 +83,7 @@ _TESTING = re.compile(r"\b(test|tests|testing|tested|unit[- ]?tests?|mock|mocks|
                       re.IGNORECASE)
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
                       r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
+_PROPER_NOUN = re.compile(r"(?<![\w./-])([A-Z][a-z]{2,}|[A-Z]{2,6})s?(?![\w/.(-]|\.\w)")
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
 _CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_]\w*(?:(?:::|#)[A-Za-z_]\w*)+"
                         r"|\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"
@@ -89,7 +109,9 @@ GENERIC_TERMS = frozenset(tokenize(
     "work works working help thing things stuff project code library package tool app module "
     "anything something everything tell know show explain question questions info information "
     "started start begin overview intro introduction good best way need want doc docs "
-    "documentation hello thanks please feature features support supported"))
+    "documentation hello thanks please feature features support supported make makes made making "
+    "use uses used using get gets getting got create creates add adds run runs running vs versus "
+    "like via whose"))
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,31 @@ class Query:
         return {term for term in self.terms if term not in GENERIC_TERMS and not term.isdigit()}
 
     @property
+    def form(self) -> Form:
+        """The form of answer asked for (see `Form`): "where" first, then "what does X do", then
+        yes/no (a "Can I …?" is answered yes or no first too), then how-to."""
+        if self.intent is Intent.LOCATE:
+            return Form.WHERE
+        if _WHAT.match(_LEADING_CLAUSE.sub("", self.text, count=1)):
+            return Form.WHAT
+        if self.yes_no:
+            return Form.YES_NO
+        return Form.HOW if self.intent is Intent.USAGE else Form.OTHER
+
+    @property
+    def proper_nouns(self) -> tuple[str, ...]:
+        """Words that name a product or a standard: capitalised words of prose (`Salesforce`,
+        `Kubernetes`, not a sentence's first word, not a CamelCase code name) and acronyms
+        (`SMS`, `QUIC`)."""
+        return _proper_nouns(self.text)
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The question's content words as written, lowercased and unstemmed (`https` stays
+        apart from `http`): what a heading must hold to match the question exactly."""
+        return _words(self.text)
+
+    @property
     def vague(self) -> bool:
         """Too vague to search for: no code name and no word with a subject ("help", "how does
         it work?")."""
@@ -162,6 +209,21 @@ def _intent(text: str) -> Intent:
         if pattern.search(text) or (clause != text and pattern.search(clause)):
             return intent
     return Intent.OTHER
+
+
+@lru_cache(maxsize=256)
+def _proper_nouns(text: str) -> tuple[str, ...]:
+    prose = re.sub(r"`[^`]*`", " ", text)
+    sentence_starts = {found.end() for found in re.finditer(r"(^|[.?!:]\s+)\W*", prose)}
+    found = [match.group(1) for match in _PROPER_NOUN.finditer(prose)
+             if match.start() not in sentence_starts or match.group(1).isupper()]
+    return tuple(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=256)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(word for word in re.findall(r"[a-z0-9]+", text.lower())
+                     if (stems := tokenize(word)) and stems[0] not in GENERIC_TERMS and not word.isdigit())
 
 
 def code_names(text: str) -> tuple[str, ...]:

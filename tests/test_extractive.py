@@ -74,3 +74,62 @@ def test_markdown_blocks_and_rst_literals_are_found() -> None:
     assert extractive.example_blocks(markdown.split("\n"), "markdown") == [(2, 5), (9, 9)]
     assert extractive.example_blocks(RST.split("\n"), "rst")[0][0] == RST.split("\n").index(
         "If you specify a single value for the timeout, like this::")
+
+
+PARAGRAPHS = """Intro
+=====
+
+The pool keeps connections open between requests so that the next
+request to the same host skips the handshake. Connections go back to
+the pool once the body is read, and the pool closes idle ones after a
+keep-alive timeout of five seconds.
+
+Another paragraph about something else entirely, with no shared words.
+"""
+
+
+def test_a_quote_starts_and_ends_at_its_paragraph() -> None:
+    text = PARAGRAPHS
+    lines = text.split("\n")
+    parts = [Part(1, 1 + text.count("\n"), "", "Intro")]
+    quoted = extractive.excerpt(passage(text, "rst", "docs", parts, start=1),
+                                Query.parse("What is the keep-alive timeout of idle connections?"),
+                                lambda term: 1.0)
+    assert lines[quoted.start_line - 1].startswith(("The pool keeps", "Intro")), "not mid-sentence"
+    assert "five seconds." in quoted.text and not lines[quoted.end_line].strip(), "whole paragraphs"
+    assert quoted.title == "Intro"
+
+
+def test_a_docs_quote_is_labelled_by_the_heading_above_its_lines() -> None:
+    text = ("# Deployment\n\n## Built-in\n\nRun workers with `--workers 4`.\n\n"
+            "## Gunicorn\n\nUse the worker class.\n")
+    parts = [Part(1, 10, "", "Deployment > Built-in")]  # the chunk's heading path is its first section's
+    quoted = extractive.excerpt(passage(text, "markdown", "docs", parts, start=1),
+                                Query.parse("Which worker class do I use with Gunicorn?"), lambda term: 1.0)
+    assert "Use the worker class." in quoted.text and quoted.title == "Gunicorn"
+
+
+def test_a_code_quote_is_labelled_by_the_definition_it_quotes() -> None:
+    from ragqa.index.symbols import Symbol
+
+    code = ("class H11Protocol:\n    def eof_received(self):\n        pass\n\n"
+            "    def _unset_keepalive_if_required(self):\n"
+            "        if self.timeout_keep_alive_task is not None:\n"
+            "            self.timeout_keep_alive_task.cancel()\n")
+    symbols = [Symbol("H11Protocol", "class", "docs/x", 1, 7, "c"),
+               Symbol("H11Protocol.eof_received", "method", "docs/x", 2, 3, "c"),
+               Symbol("H11Protocol._unset_keepalive_if_required", "method", "docs/x", 5, 7, "c")]
+    parts = [Part(1, 7, "H11Protocol.eof_received", "")]
+    quoted = extractive.excerpt(passage(code, "python", "code", parts, start=1),
+                                Query.parse("When is the keep-alive task cancelled?"), lambda term: 1.0,
+                                symbols=symbols)
+    assert quoted.text.startswith("    def _unset_keepalive_if_required")
+    assert quoted.title == "`H11Protocol._unset_keepalive_if_required`"
+
+
+def test_a_heading_holding_the_questions_own_word_wins_over_one_that_stems_alike() -> None:
+    text = ("# Settings\n\n## HTTP\n\nThe HTTP server reads the root path from each HTTP request.\n\n"
+            "## HTTPS\n\nPass a key file and a certificate to serve HTTPS.\n")
+    quoted = extractive.excerpt(passage(text, "markdown", "docs", [Part(1, 10, "", "Settings")], start=1),
+                                Query.parse("How do I enable HTTPS?"), lambda term: 1.0)
+    assert quoted.title == "HTTPS" and "## HTTP\n" not in quoted.text

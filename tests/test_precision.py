@@ -130,7 +130,8 @@ def test_a_how_to_gets_the_docs_section_first(project: tuple[Answerer, GitRepo])
     answerer, _ = project
     answer = answerer.ask("How do I set a timeout only for the connect phase?")
     assert answer.sources[0].path == "docs/timeouts.md"
-    assert answer.answer.startswith("The **Fine tuning the configuration** part of `docs/timeouts.md`")
+    steps = "The steps, from **Fine tuning the configuration** in `docs/timeouts.md`:"
+    assert answer.answer.startswith(steps)
     assert "timeout = sample.Timeout(None, connect=60.0)" in answer.answer, "the example is quoted"
 
 

@@ -64,3 +64,20 @@ def test_docs_are_demoted_for_a_traceback_or_a_locate_not_for_a_how_to_with_code
     assert _docs_bias(settings, Query.parse(how_to)) == usage
     assert _docs_bias(settings, Query.parse(traced)) == settings.report_demotion
     assert _docs_bias(settings, Query.parse(how_to, always_report=True)) == settings.report_demotion
+
+
+def test_the_form_of_answer_a_question_asks_for() -> None:
+    from ragqa.query import Form
+
+    assert Query.parse("What does `timeout_keep_alive` do?").form is Form.WHAT
+    assert Query.parse("Does uvicorn support Salesforce objects?").form is Form.YES_NO
+    assert Query.parse("How do I enable HTTPS?").form is Form.HOW
+    assert Query.parse("Where are redirects followed?").form is Form.WHERE
+    assert Query.parse("What is the difference between a Session and a request?").form is Form.OTHER
+
+
+def test_products_and_standards_named_in_prose() -> None:
+    assert Query.parse("Does uvicorn support Salesforce objects?").proper_nouns == ("Salesforce",)
+    assert Query.parse("Can it send SMS from Kubernetes?").proper_nouns == ("SMS", "Kubernetes")
+    assert Query.parse("How do I return a UserProfile from `Config.load`?").proper_nouns == ()
+    assert Query.parse("How do I enable HTTPS?").words == frozenset({"enable", "https"})

@@ -75,3 +75,18 @@ def test_lookups_by_qualified_name_short_name_and_class_word() -> None:
     assert symbols.find("nowhere") == []
     chunk = symbols.find("Session.request")[0].chunk_id
     assert chunk in {c.id for c in read_file("src/pkg/http.py", CODE).chunks}
+
+
+def test_an_option_is_defined_where_it_is_declared_not_where_it_is_read() -> None:
+    from ragqa.index.symbols import defines_option
+
+    for line in ("        timeout_keep_alive: int = 5,",
+                 "        self.timeout_keep_alive = timeout_keep_alive",
+                 '    "--timeout-keep-alive",',
+                 "* `--timeout-keep-alive <int>` - Close Keep-Alive connections.",
+                 '    "timeout_keep_alive": 5,'):
+        assert defines_option(line, "timeout_keep_alive"), line
+    for line in ("            self.config.timeout_keep_alive, self.handler", "if timeout_keep_alive == 0:"):
+        assert not defines_option(line, "timeout_keep_alive"), line
+    assert defines_option('@click.option("--log-level", default="info")', "--log-level")
+    assert not defines_option("x = 1", "x")

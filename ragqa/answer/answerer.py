@@ -425,7 +425,8 @@ class _Run:
         marked = [(path, line) for path, line, _ in definitions] + [(path, line) for path, line, _ in clues]
         excerpts = [extractive.excerpt(passage, self.query, self._index_of(passage).lexical.term_idf,
                                        [line for path, line in marked if path == passage.path
-                                        and self._index_of(passage) is self.index])
+                                        and self._index_of(passage) is self.index],
+                                       self._index_of(passage).symbols.in_file(passage.path))
                     for passage in passages[: extractive.QUOTED_SOURCES]]
         first = excerpts[0]
         defined = [name for path, line, name in definitions
@@ -434,7 +435,8 @@ class _Run:
                    if path == first.path and first.start_line <= line <= first.end_line for reason in found]
         body = render.extractive_answer(self.record.name, self.query, excerpts, self._excerpt_links(passages),
                                         defined, list(dict.fromkeys(reasons)))
-        guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES]))
+        # the References list names each source as its quote is named
+        guard = LinkGuard(self._targets(passages[: extractive.QUOTED_SOURCES], [e.title for e in excerpts]))
         text = (f"_{note}_\n\n" if note else "") + guard.feed(body) + guard.finish()
         yield AnswerEvent("delta", text=text)
         self.answer = self._answer(text, True, sources, guard.removed, EXTRACTIVE, None)
@@ -510,10 +512,12 @@ class _Run:
                        score=round(passage.score, 4), kind=passage.kind, url=self._link(passage))
                 for label, passage in _labelled(passages)]
 
-    def _targets(self, passages: list[Passage]) -> list[LinkTarget]:
+    def _targets(self, passages: list[Passage], titles: Sequence[str] = ()) -> list[LinkTarget]:
+        """Link targets for `passages`, titled by `titles` where given (the labels of their
+        quotes), else by each passage's best chunk."""
         return [LinkTarget(label, self._link(passage), passage.path, passage.start_line, passage.end_line,
-                           _title(passage))
-                for label, passage in _labelled(passages)]
+                           titles[number] if number < len(titles) else _title(passage))
+                for number, (label, passage) in enumerate(_labelled(passages))]
 
     def _context_source(self, label: str, passage: Passage) -> ContextSource:
         return ContextSource(label, passage.path, passage.start_line, passage.end_line, self._link(passage),

@@ -4,7 +4,18 @@
 Which lines to quote: each line scores by the (rarity-weighted) question terms it holds; a
 line that defines a name the question asks about, and the lines of a code example in a docs
 page, count extra. The best window of `EXCERPT_LINES` is then widened or shifted so that it
-does not cut an example in half and starts at the heading or definition just above it.
+does not cut an example in half and starts at the heading or definition just above it, and
+finally moved to the boundaries of what it quotes (`ragqa.answer.boundaries`: a paragraph, a list
+item, a definition — never mid-sentence).
+
+Inside a page, a heading that holds one of the question's own words exactly (`HTTPS`, not the
+`HTTP` that stems alike) scores extra, so its section wins over a sibling; a line that defines
+an option the question names (`timeout_keep_alive: int = 5`, `"--timeout-keep-alive"`) counts as
+a definition, ahead of code that merely reads the option.
+
+A quote is labelled by the lines it quotes: in code, the innermost definition that holds its
+first line (from the symbol table), in docs the nearest heading above it — not the first symbol
+or heading of the chunk the lines came from.
 """
 
 from __future__ import annotations
@@ -14,13 +25,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragqa.answer import render
+from ragqa.answer.boundaries import MAX_EXCERPT_LINES, heading_above, heading_at, to_boundaries
 from ragqa.index.lexical import tokenize
+from ragqa.index.symbols import Symbol, defines_option
 from ragqa.markdown import line_kinds
 from ragqa.query import Query
 from ragqa.retrieve import Passage
 
+__all__ = ["MAX_EXCERPT_LINES", "Excerpt", "best_lines", "example_blocks", "excerpt"]
 EXCERPT_LINES = 12
-MAX_EXCERPT_LINES = 24  # a window grows to this to keep a code example whole
+SECTION_FACTOR = 2.0  # a section whose heading holds a word of the question as written
 QUOTED_SOURCES = 3
 DEFINITION_BONUS = 3.0  # × the best term score: the defining line of a named symbol
 HIT_SHARE = 0.3  # a line scoring less than this share of the best one is context, not a match
@@ -46,13 +60,37 @@ class Excerpt:
 
 
 def excerpt(passage: Passage, query: Query, weight: Callable[[str], float],
-            definitions: Sequence[int] = ()) -> Excerpt:
+            definitions: Sequence[int] = (), symbols: Sequence[Symbol] = ()) -> Excerpt:
     """The lines of `passage` that best answer `query`; `definitions` are the (file) line numbers
-    where names the question mentions are defined."""
+    where names the question mentions are defined, `symbols` the definitions of the passage's
+    file (they label a quote of code)."""
     start, end = best_lines(passage, query, weight, definitions)
-    part = passage.part_at(start, end)
-    title = render.title(part.symbol, part.heading) if part else ""
+    symbol, heading = label_of(passage, start, end, symbols)
+    title = render.title(symbol, heading)
     return Excerpt(passage.path, start, end, passage.lines(start, end), passage.language, title)
+
+
+def label_of(passage: Passage, start: int, end: int, symbols: Sequence[Symbol] = ()) -> tuple[str, str]:
+    """(symbol, heading) of file lines `start`–`end` of `passage`: the innermost definition
+    holding the first line (or starting within the first three lines: a quote may open with
+    its decorator or doc comment), else the nearest heading above them, else the chunk's."""
+    part = passage.part_at(start, end)
+    if passage.kind == "code":
+        holding = [s for s in symbols if s.start_line <= start <= s.end_line or start <= s.start_line <= min(
+            end, start + 3)]
+        if holding:
+            best = min(holding, key=lambda s: s.end_line - s.start_line)
+            opening = [s for s in holding if s.start_line >= start]
+            best = min(opening, key=lambda s: s.start_line) if opening else best
+            return best.name, ""
+        return (part.symbol, part.heading) if part else ("", "")
+    lines = passage.text.split("\n")
+    blocks = example_blocks(lines, passage.language)
+    code_rows = {row for first, last in blocks for row in range(first, last + 1)}
+    heading = heading_above(lines, start - passage.start_line, code_rows)
+    if heading is not None:
+        return "", heading
+    return ("", part.heading) if part else ("", "")
 
 
 def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
@@ -61,9 +99,12 @@ def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
     lines = passage.text.split("\n")
     blocks = example_blocks(lines, passage.language) if passage.kind != "code" else []
     scores = _line_scores(lines, query, weight, blocks,
-                          [line - passage.start_line for line in definitions])
+                          [line - passage.start_line for line in definitions], passage.kind != "code")
     first, last = _tighten(lines, scores, _best_window(scores, size), size, passage.kind)
+    if passage.kind != "code":
+        first, last = _inside_matching_section(lines, scores, query, blocks, first, last)
     first, last = _keep_examples_whole(first, last, blocks)
+    first, last = to_boundaries(lines, first, last, passage.kind, blocks)
     while first < last and not lines[first].strip():
         first += 1
     while last > first and not lines[last].strip():
@@ -72,7 +113,7 @@ def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
 
 
 def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
-                 blocks: list[tuple[int, int]], definitions: list[int]) -> list[float]:
+                 blocks: list[tuple[int, int]], definitions: list[int], docs: bool = False) -> list[float]:
     terms = set(query.terms)
     scores = [sum(weight(term) for term in terms & set(tokenize(line))) for line in lines]
     in_example = {row for start, end in blocks for row in range(start, end + 1)}
@@ -81,7 +122,48 @@ def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
     for row in definitions:
         if 0 <= row < len(scores):
             scores[row] += DEFINITION_BONUS * top
+    for row in _option_definitions(lines, query.names):
+        scores[row] += DEFINITION_BONUS * top
+    return _favour_matching_sections(lines, scores, query, blocks) if docs else scores
+
+
+def _favour_matching_sections(lines: list[str], scores: list[float], query: Query,
+                              blocks: list[tuple[int, int]]) -> list[float]:
+    """Scores of the sections whose heading holds a word of the question as written × `SECTION_FACTOR`."""
+    for start, end in _matching_sections(lines, query, blocks):
+        for row in range(start, end + 1):
+            scores[row] *= SECTION_FACTOR
     return scores
+
+
+def _inside_matching_section(lines: list[str], scores: list[float], query: Query,
+                             blocks: list[tuple[int, int]], first: int, last: int) -> tuple[int, int]:
+    """The window kept inside the matching section that holds its best line (so `## HTTPS`
+    is not quoted together with the `## HTTP` section above it)."""
+    strongest = max(range(first, last + 1), key=scores.__getitem__)
+    for start, end in _matching_sections(lines, query, blocks):
+        if start <= strongest <= end:
+            return max(first, start), min(last, end)
+    return first, last
+
+
+def _matching_sections(lines: list[str], query: Query,
+                       blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Rows (first, last) of the sections whose heading holds a word of the question as written."""
+    code_rows = {row for start, end in blocks for row in range(start, end + 1)}
+    headings = [(row, heading) for row in range(len(lines))
+                if (heading := heading_at(lines, row, code_rows)) is not None]
+    found = []
+    for number, (row, heading) in enumerate(headings):
+        if query.words & set(re.findall(r"[a-z0-9]+", heading.lower())):
+            end = headings[number + 1][0] - 1 if number + 1 < len(headings) else len(lines) - 1
+            found.append((row, end))
+    return found
+
+
+def _option_definitions(lines: list[str], names: Sequence[str]) -> list[int]:
+    """Rows that define an option the question names (`ragqa.index.symbols.defines_option`)."""
+    return [row for row, line in enumerate(lines) if any(defines_option(line, name) for name in names)]
 
 
 def _best_window(scores: list[float], size: int) -> int:

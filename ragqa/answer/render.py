@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from ragqa.markdown import code_spans, fence_for, inline_code, plain_text
-from ragqa.query import Intent, Query
+from ragqa.markdown import fence_for, inline_code, plain_text
+from ragqa.query import Query
 
 if TYPE_CHECKING:
     from ragqa.answer.extractive import Excerpt
@@ -66,7 +66,7 @@ def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
                       reasons: Sequence[str] = ()) -> str:
     """Markdown: a lead naming the passage that answers (and, for a pasted report, why), then
     each excerpt under a link to exactly its lines."""
-    parts = [lead(project, query, excerpts[0], definition_names, reasons)]
+    parts = [lead(project, query, excerpts, definition_names, reasons)]
     for quoted in excerpts:
         heading = f" — {quoted.title}" if quoted.title else ""
         fence = fence_for(quoted.text)
@@ -75,28 +75,13 @@ def extractive_answer(project: str, query: Query, excerpts: Sequence[Excerpt],
     return "\n\n".join(parts) + "\n"
 
 
-def lead(project: str, query: Query, first: Excerpt, definition_names: Sequence[str] = (),
+def lead(project: str, query: Query, excerpts: Sequence[Excerpt], definition_names: Sequence[str] = (),
          reasons: Sequence[str] = ()) -> str:
-    """One sentence that says where the answer is, in the words the question asked for; for a
-    pasted report, where to start and what in the report points there."""
-    where = inline_code(first.path)
-    if query.usage is not None and reasons:  # "what calls X?", answered from the code graph
-        verb = {"callers": "is called by", "callees": "calls", "references": "is used by"}[query.usage[0]]
-        named = first.title if first.title.startswith("`") else "code"
-        return f"{inline_code(query.usage[1])} {verb} {named} in {where}:"
-    if reasons:
-        start = f"{first.title} in {where}" if first.title.startswith("`") else where
-        return f"Start at {start}: it is {'; '.join(_with_code(reason) for reason in reasons[:2])}."
-    if definition_names:
-        return f"{inline_code(definition_names[0])} is defined in {where}; here it is, with related lines:"
-    named = first.title if first.title.startswith("`") else f"**{first.title}**" if first.title else ""
-    if query.intent is Intent.USAGE and named:
-        return f"The {named} part of {where} shows how:"
-    if query.intent in (Intent.LOCATE, Intent.BEHAVIOUR) and named:
-        return f"This happens in {named} in {where}:"
-    if named:
-        return f"The closest match in **{plain_text(project)}** is {named} in {where}:"
-    return f"The closest match in **{plain_text(project)}** is {where}:"
+    """One sentence shaped by the question's form (`ragqa.answer.lead`): what a thing does,
+    yes or no, the steps, or the place; for a pasted report, where to start and why."""
+    from ragqa.answer.lead import lead as compose
+
+    return compose(project, query, excerpts, definition_names, reasons)
 
 
 def vague_reply(project: str, topics: Sequence[str]) -> str:
@@ -105,17 +90,3 @@ def vague_reply(project: str, topics: Sequence[str]) -> str:
     examples = f" — for example: {about}" if about else ""
     return (f"{ABSTAIN} Could you ask about something specific in **{plain_text(project)}**{examples}? "
             "A question that names a feature, an error or a function works best.")
-
-
-def _with_code(text: str) -> str:
-    """`text` safe as Markdown, its inline code spans kept as code."""
-    return "".join(piece if is_code else _plain_spaced(piece) for piece, is_code in code_spans(text))
-
-
-def _plain_spaced(piece: str) -> str:
-    """`plain_text` keeping one space where the piece met a code span with one
-    ("called by `send`", not "called by`send`")."""
-    core = plain_text(piece)
-    if not core:
-        return " " if piece else ""
-    return (" " if piece[0].isspace() else "") + core + (" " if piece[-1].isspace() else "")

@@ -8,8 +8,10 @@ than to the many that merely mention it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ragqa.index.registry import ProjectRecord
 
@@ -46,7 +48,9 @@ class SymbolTable:
         self._qualified: dict[str, list[Symbol]] = {}
         self._short: dict[str, list[Symbol]] = {}
         self._depth = max((symbol.name.count(".") + 1 for symbol in self.symbols), default=1)
+        self._files: dict[str, list[Symbol]] = {}
         for symbol in self.symbols:
+            self._files.setdefault(symbol.path, []).append(symbol)
             self._qualified.setdefault(symbol.name.lower(), []).append(symbol)
             self._short.setdefault(symbol.short_name.lower(), []).append(symbol)
 
@@ -59,6 +63,10 @@ class SymbolTable:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    def in_file(self, path: str) -> list[Symbol]:
+        """The definitions of one file, in file order."""
+        return self._files.get(path, [])
 
     def find(self, name: str, classes_only: bool = False) -> list[Symbol]:
         """Where `name` is defined, best match first.
@@ -101,3 +109,26 @@ def _errors_first(symbols: list[Symbol]) -> list[Symbol]:
 def _ordered(symbols: list[Symbol]) -> list[Symbol]:
     return sorted(symbols, key=lambda s: (s.name.count("."), _KIND_ORDER.get(s.kind, 1), s.path,
                                           s.start_line))
+
+
+def defines_option(line: str, name: str) -> bool:
+    """Whether `line` defines the option, setting or field `name` rather than reading it:
+    `name: int = 5`, `name = …`, `self.name = …`, `"name": …` or a command-line flag `"--name"`
+    (dashes or underscores alike). The symbol table holds functions and classes; options like
+    these are where a "what does `timeout_keep_alive` do?" is answered."""
+    pattern = _option_pattern(name.rsplit(".", 1)[-1].strip("-`()"))
+    return pattern is not None and bool(pattern.search(line))
+
+
+@lru_cache(maxsize=256)
+def _option_pattern(name: str) -> re.Pattern[str] | None:
+    if len(name) < 3 or not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+        return None
+    plain = re.escape(name)
+    flag = "[-_]".join(re.escape(part) for part in re.split(r"[-_]", name) if part)
+    return re.compile("|".join((
+        rf"^\s*(self\.)?{plain}\s*(:[^=]*)?=(?!=)",  # name: int = 5, self.name = …
+        rf"^\s*[\"']?{plain}[\"']?\s*:",  # "name": … in a mapping or YAML
+        rf"[\"']--?{flag}[\"'=]",  # "--name" given to an argument parser
+        rf"^\s*(?:[-*+]\s+|\.\. option::\s*)?`{{1,2}}(?:--?)?{flag}\b",  # a docs list item or option
+    )))

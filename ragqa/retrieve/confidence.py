@@ -2,16 +2,26 @@
 
 Signals, each in [0, 1]:
 - `similarity`: the best cosine similarity between the question and a chunk;
-- `coverage`: the share of the question's terms (weighted by rarity) found in the top passages;
+- `coverage`: the share of the question's terms (weighted by rarity) found in the top passages —
+  a generic word ("make", "use", "work") that occurs nowhere in the project is left out: on a
+  project whose code says `MarkFlagRequired`, "How do I make a flag required?" lost a third of
+  its coverage to "make" alone;
 - `unknown_names`: code names in the question that occur nowhere in the project (`torch.compile`
   asked of an HTTP library): 0 for none, 0.5 for one, 1 for two or more;
 - `unknown_terms`: 1 when a plain word that says what the question is about ("QUIC", "SMTP",
   "limiter") occurs nowhere in the project: a capability the project never mentions is one it
   does not have. It weighs more in a yes/no question ("Does it support HTTP/3?"), where that
-  word is the whole point, than in a how-to, where it is often an incidental word.
+  word is the whole point, than in a how-to, where it is often an incidental word;
+- `unknown_product`: 1 when the question names a product or standard (a capitalised word of
+  prose or an acronym: "Salesforce", "Kubernetes", "SMS") that occurs nowhere in the project.
+  An incidental lowercase word may be missing from a project that answers the question (users
+  say "shut down" where the docs say "shutdown"), a product's name hardly ever: a question about
+  one the project never mentions is about something else. CamelCase words are left out (they
+  are code names, often the asker's own).
 
 `confidence = (similarity + coverage) / 2 − unknown_names / 2 − unknown_terms × (0.15 for a
-yes/no question, else 0.05)`; below `RAGQA_MIN_CONFIDENCE` the answer is "Hmm, I'm not sure."
+yes/no question, else 0.05) − unknown_product × 0.1`; below `RAGQA_MIN_CONFIDENCE` the answer is
+"Hmm, I'm not sure."
 A pasted report (`ragqa.report`) is judged otherwise: `(similarity + max(coverage, evidence)) / 2`,
 where `evidence` is the strongest clue (a traceback frame, a raised message, a named
 definition) among the top passages — its many unknown names are the reporter's, not gaps.
@@ -27,13 +37,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragqa.query import Query
+from ragqa.index.lexical import tokenize
+from ragqa.query import GENERIC_TERMS, Query
 from ragqa.retrieve.evidence import Evidence
 from ragqa.retrieve.passages import Passage
 from ragqa.retrieve.project import ProjectIndex
 
 COVERAGE_SOURCES = 3
-YES_NO_UNKNOWN_TERM, UNKNOWN_TERM = 0.15, 0.05
+YES_NO_UNKNOWN_TERM, UNKNOWN_TERM, UNKNOWN_PRODUCT = 0.15, 0.05, 0.1
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,8 @@ def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
     if query.report is not None and evidence is not None:
         return _assess_report(project, query, passages, best_similarity, evidence)
     lexical = project.lexical
-    terms = set(query.terms)
+    # a generic word the project never uses ("make" asked of Go code that says "Mark") says nothing
+    terms = {term for term in query.terms if term not in GENERIC_TERMS or lexical.has_term(term)}
     found = lexical.chunk_terms(chunk_id for passage in passages[:COVERAGE_SOURCES]
                                 for chunk_id in passage.chunk_ids)
     total = sum(lexical.term_idf(term) for term in terms)
@@ -65,6 +77,7 @@ def assess(project: ProjectIndex, query: Query, passages: Sequence[Passage],
         "unknown_names": min(len(unknown_names), 2) / 2,
         "unknown_terms": 1.0 if any(not lexical.has_term(term) for term in content) else 0.0,
         "yes_no": 1.0 if query.yes_no else 0.0,
+        "unknown_product": 1.0 if any(_unknown(project, noun) for noun in query.proper_nouns) else 0.0,
     }
     return Confidence(combine(signals), signals, vague=query.vague)
 
@@ -88,9 +101,16 @@ def _assess_report(project: ProjectIndex, query: Query, passages: Sequence[Passa
     return Confidence(round(min(1.0, max(0.0, raw)), 4), signals)
 
 
+def _unknown(project: ProjectIndex, word: str) -> bool:
+    """Whether no token of `word` occurs in the project."""
+    tokens = tokenize(word)
+    return bool(tokens) and not any(project.lexical.has_term(token) for token in tokens)
+
+
 def combine(signals: dict[str, float]) -> float:
     """One confidence in [0, 1] from the signals (see the module docstring)."""
     unknown_term_weight = YES_NO_UNKNOWN_TERM if signals["yes_no"] else UNKNOWN_TERM
     raw = (0.5 * signals["similarity"] + 0.5 * signals["coverage"] - 0.5 * signals["unknown_names"]
-           - unknown_term_weight * signals["unknown_terms"])
+           - unknown_term_weight * signals["unknown_terms"]
+           - UNKNOWN_PRODUCT * signals.get("unknown_product", 0.0))
     return round(min(1.0, max(0.0, raw)), 4) if not math.isnan(raw) else 0.0

@@ -6,7 +6,9 @@
    - lexical: BM25F over identifier-aware tokens, with matches in a chunk's path, symbol and
      heading path weighted apart from its body (`field_weights`);
    - symbols: the chunks that *define* the code names the question mentions (the symbol table
-     from the tree-sitter pass), above the many chunks that merely use them.
+     from the tree-sitter pass), above the many chunks that merely use them; an option-like
+     name the table does not hold (`timeout_keep_alive`, `--log-level`) leads to the chunks
+     that define it as a setting, field or flag (`ragqa.index.symbols.defines_option`).
 2. **Priors** from the question's intent (`ragqa.query.Intent`): a how-to leans to docs, a
    "where is" to code (`intent_docs_bias`); tests and changelogs rank lower unless the
    question is about them (then up).
@@ -30,6 +32,8 @@ import numpy as np
 from ragqa.errors import ModelError, RagqaError
 from ragqa.index import Embedder
 from ragqa.index.chroma import store_errors
+from ragqa.index.lexical import tokenize
+from ragqa.index.symbols import defines_option
 from ragqa.query import Intent, Query
 from ragqa.report import Report
 from ragqa.retrieve import spread
@@ -42,6 +46,7 @@ from ragqa.retrieve.usages import usage_evidence
 from ragqa.settings import Settings
 
 SYMBOL_CANDIDATES = 10
+OPTION_CANDIDATES = 40  # chunks holding an option's name read for its definition
 EVIDENCE_CANDIDATES = 30
 USAGE_LIFT = 3.0  # a usage question's lines from the graph outweigh dense and BM25 together
 TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
@@ -218,9 +223,13 @@ class Retriever:
         lookups = [(name, False) for name in query.names] + [(word, True) for word in query.capitalised]
         for name, classes_only in lookups:
             strength = _DOTTED if "." in name else _CAPITALISED if classes_only else _PLAIN
-            for symbol in project.symbols.find(name, classes_only)[:3]:
+            symbols = project.symbols.find(name, classes_only)[:3]
+            for symbol in symbols:
                 if project.allowed(symbol.chunk_id, filters):
                     found[symbol.chunk_id] = max(found.get(symbol.chunk_id, 0.0), strength)
+            if not symbols and not classes_only:
+                for chunk_id in _option_definitions(project, name, filters):
+                    found[chunk_id] = max(found.get(chunk_id, 0.0), _PLAIN)
         for chunk_id, strength in message_sites(project, query.messages, filters):
             found[chunk_id] = max(found.get(chunk_id, 0.0), strength)
         return sorted(found.items(), key=lambda item: -item[1])[:SYMBOL_CANDIDATES]
@@ -292,6 +301,18 @@ class Retriever:
                 if score in others else others
             lifted.append((chunk_id, score + weight * sum(others[:2])))
         return sorted(lifted, key=lambda item: -item[1])
+
+
+def _option_definitions(project: ProjectIndex, name: str, filters: Filters) -> list[str]:
+    """Chunks that define `name` as an option, setting or flag (`defines_option`): a name the
+    symbol table does not hold (`timeout_keep_alive`) is defined there, not in code that reads it."""
+    terms = tokenize(name)
+    if not terms or not re.search(r"[_-]", name.strip("-")):
+        return []  # only option-like names (snake_case, --flag-name): a plain word is everywhere
+    ids = [chunk_id for chunk_id in project.lexical.holding_all(terms, OPTION_CANDIDATES)
+           if project.allowed(chunk_id, filters)]
+    return [chunk.id for chunk in project.chunks(ids)
+            if any(defines_option(line, name) for line in chunk.text.split("\n"))][:3]
 
 
 def embed_query(embedder: Embedder, text: str) -> list[float]:
