@@ -327,6 +327,8 @@ def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> 
     from typing import Any
 
     from mcp import Client
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import INVALID_PARAMS
 
     from ragqa.mcp_server import build_server
 
@@ -365,9 +367,10 @@ def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> 
                 ("find_references", {"project": "../x", "name": "send"}, "is not a project name"),
                 ("find_references", {"project": "ghost", "name": "send"}, "no project named 'ghost'"),
             ]:
-                failed = await client.call_tool(tool, arguments)
-                text = failed.content[0].text
-                assert failed.is_error and message in text and "\n" not in text, (tool, text)
+                with pytest.raises(MCPError) as refused:  # a client's mistake: invalid params, one line
+                    await client.call_tool(tool, arguments)
+                assert refused.value.code == INVALID_PARAMS, (tool, refused.value)
+                assert message in refused.value.message and "\n" not in refused.value.message
     asyncio.run(session())
 
 
