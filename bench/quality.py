@@ -71,9 +71,12 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="run the ablation variants")
     parser.add_argument("--by", choices=["kind", "style"], help="also print figures by kind or style")
     parser.add_argument("--misses", action="store_true", help="list questions not answered at rank 1")
+    parser.add_argument("--only", action="append", default=[], metavar="PROJECT",
+                        help="only the sets asked of these projects (repeatable)")
     args = parser.parse_args()
     changes = dict(setting_change(item) for item in args.set)
-    sets = [entry for entry in SETS if args.sets == "all" or entry[3] == args.sets]
+    sets = [entry for entry in SETS if (args.sets == "all" or entry[3] == args.sets)
+            and (not args.only or entry[1] in args.only)]
     if args.ablation:
         ablation(args.storage, sets, changes)
         return

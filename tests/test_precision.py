@@ -196,3 +196,24 @@ def test_a_vague_question_gets_the_projects_topics(project: tuple[Answerer, GitR
         assert not answer.answered and answer.answer.startswith("Hmm, I'm not sure.")
         assert "Timeouts" in answer.answer and "Streaming" in answer.answer, answer.answer
         assert "](" not in answer.answer, "topics are text, not links"
+
+
+def test_a_real_users_question_with_their_own_names_and_code_is_answered(
+        project: tuple[Answerer, GitRepo]) -> None:
+    """Questions as users write them in issue trackers carry their own variables, files and
+    code: beside more of the project's own names (`connect_only`, `Timeout`), the names it does
+    not have are the asker's; a long question is judged on what its head asks as well."""
+    answerer, _ = project
+    short = ("How do I bound only the connect phase? My `nightly_job` in `jobs.py` builds a "
+             "`Timeout(3.0)` and calls `connect_only()` on it.")
+    assert answerer.ask(short).answered
+    long = ("How to only bound the connect phase of a request?\n\nI want the connection to be opened "
+            "within 2 seconds but the download may take as long as it needs. Here is my setup:\n\n"
+            "```python\nimport nightly_reports\n\nreporter = nightly_reports.Reporter(bucket='acme-prod')\n"
+            "for day in reporter.days_missing():\n    reporter.fetch(day, retries=3)\n```\n\n"
+            "Our scheduler runs this every night on a box behind a slow proxy and sometimes the whole "
+            "job hangs for an hour, so I tried several timeout values but they kill the downloads too. "
+            "The files are large (several gigabytes each) and the proxy is slow to accept a connection "
+            "but fast once it has one, so one timeout for everything does not fit.")
+    assert len(long) > 600 and answerer.ask(long).answered
+    assert not answerer.ask("What does `torch.compile(mode='reduce-overhead')` change?").answered
