@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 QUESTION = "How do I set a timeout on requests?"
 TRACE = 'Traceback (most recent call last):\n  File "src/sample/http.py", line 3, in get\nTimeoutError'
-HEAVY = ("chromadb", "onnxruntime", "numpy", "fastapi", "uvicorn")
+HEAVY = ("chromadb", "onnxruntime", "numpy", "fastapi", "uvicorn", "httpx")
 
 
 def free_port() -> int:
