@@ -147,3 +147,18 @@ def test_a_configured_server_that_refuses_falls_back(indexed: dict[str, str],
     located = run_cli({**indexed, "RAGQA_SERVER": f"http://127.0.0.1:{free_port()}"}, "locate", TRACE, "-v")
     assert located.returncode == 0 and "cannot reach" in located.stderr
     assert server_file.is_file()  # a configured server is never the storage's stale file
+
+
+def test_discovery_ignores_other_versions_and_process_groups(tmp_path: Path) -> None:
+    from ragqa.remote import discover
+
+    server_file = tmp_path / "server.json"
+    server_file.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": os.getpid(), "version": "0.0.1"}))
+    found = discover(tmp_path, None)
+    assert found.url is None and "runs ragqa 0.0.1" in found.why and server_file.is_file()
+    server_file.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": 0, "version": "0.0.1"}))
+    assert discover(tmp_path, None).url is None and not server_file.exists()  # pid 0 is no server
+    server_file.write_text("{half a file")
+    assert "no running server" in discover(tmp_path, None).why
+    assert discover(tmp_path, " OFF ").why == "RAGQA_SERVER=off"
+    assert discover(tmp_path, "http://10.0.0.1:8000").url == "http://10.0.0.1:8000"
