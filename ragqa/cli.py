@@ -30,9 +30,9 @@ from ragqa.logs import configure as configure_logging
 from ragqa.settings import Settings
 
 if TYPE_CHECKING:
-    from ragqa.answer import Answer, Answerer, AnswerEvent
-    from ragqa.answer.location import Location
+    from ragqa.answer import Answerer
     from ragqa.checks import CheckResult
+    from ragqa.contract import Answer, AnswerEvent, Location
     from ragqa.drift import Drift
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
@@ -45,6 +45,10 @@ app = typer.Typer(help="Ask a codebase: answers with links to the exact lines.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True, soft_wrap=True)  # one line per message: the terminal wraps, not rich
 out = Console()
+
+
+VERBOSE_HELP = "Say whether a running server or this process answered, and why."
+REMOTE_TIMEOUT_S = 120.0
 
 
 def _version(shown: bool) -> None:
@@ -154,23 +158,85 @@ def ask(
     path: Annotated[str | None, typer.Option(help="Only files under this path prefix.")] = None,
     only: Annotated[str | None, typer.Option(help="Only 'code' or only 'docs'.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer contract as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
 ) -> None:
     """Answer a question about indexed projects, with links to the exact lines."""
-    from ragqa.answer import Answerer
-    from ragqa.retrieve import Filters
-
     if only not in (None, "code", "docs"):
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
     chosen = _chosen(project)
     settings = Settings()
     question = _text_argument(question, settings.max_question_chars)
+    streamed = not as_json and out.is_terminal
+    remote = _remote(settings, verbose)
+    if remote is not None:
+        try:  # a refused request raises before any output, so the fallback prints alone
+            events = remote.stream(question, chosen, top_k, path, only) if streamed else None
+            answer = None if streamed else remote.ask(question, chosen, top_k, path, only)
+        except RagqaError as error:
+            _fell_back(settings, remote.server, error, verbose)
+        else:
+            _said(verbose, f"answered by {remote.server}")
+            if events is not None:
+                _stream_to_terminal(events)
+            elif answer is not None:
+                _print_answer(answer, as_json)
+            return
+    from ragqa.index.embedders import load_in_background
+
+    load_in_background(settings)  # the model's session loads while the store and project open
+    from ragqa.answer import Answerer
+    from ragqa.retrieve import Filters
+
     answerer = Answerer(settings)
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
-    if as_json or not out.is_terminal:
-        answer = answerer.ask(question, chosen, top_k, filters)
-        print(answer.model_dump_json() if as_json else answer.answer + _closest(answer) + _late(answer))
+    if not streamed:
+        _print_answer(answerer.ask(question, chosen, top_k, filters), as_json)
         return
     _stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    print(answer.model_dump_json() if as_json else answer.answer + _closest(answer) + _late(answer))
+
+
+def _remote(settings: Settings, verbose: bool) -> RemoteAnswerer | None:
+    """The server `ask` and `locate` use (RAGQA_SERVER, else the one advertised in the storage
+    folder), or None to answer in this process; `-v` says which and why."""
+    from ragqa.remote import RemoteAnswerer, discover
+
+    found = discover(settings.storage_dir, settings.server)
+    if found.url is None:
+        _said(verbose, f"answering in this process: {found.why}")
+        return None
+    _said(verbose, f"asking {found.url} ({found.why})")
+    return RemoteAnswerer(found.url, _cli_token(settings), timeout=REMOTE_TIMEOUT_S)
+
+
+def _cli_token(settings: Settings) -> str | None:
+    """RAGQA_TOKEN, else the first of the settings' ask tokens, else of its admin tokens."""
+    if os.environ.get("RAGQA_TOKEN"):
+        return os.environ["RAGQA_TOKEN"]
+    for tokens in (settings.ask_tokens, settings.admin_tokens):
+        first = next((t.strip() for t in (tokens.get_secret_value() if tokens else "").split(",")
+                      if t.strip()), None)
+        if first:
+            return first
+    return None
+
+
+def _fell_back(settings: Settings, server: str, error: RagqaError, verbose: bool) -> None:
+    """A server that fails or refuses: answer in this process instead (a refused connection to
+    an advertised server also removes its stale server.json)."""
+    from ragqa.remote import ServerUnreachableError, forget
+
+    if isinstance(error, ServerUnreachableError) and not settings.server:
+        forget(settings.storage_dir, server)
+    _said(verbose, f"answering in this process: {error}")
+
+
+def _said(verbose: bool, message: str) -> None:
+    if verbose:
+        err.print(message, style="dim", markup=False, highlight=False)
 
 
 @app.command()
@@ -185,17 +251,21 @@ def locate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the location contract as JSON.")] = False,
     functions: Annotated[bool, typer.Option(
         "--functions", help="List functions, methods and classes ranked across files.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
 ) -> None:
     """Where to change the code for an issue or a traceback: files, then functions, with reasons."""
-    from ragqa.answer import Answerer
-    from ragqa.retrieve import Filters
-
     chosen = _chosen(project)
     settings = Settings()
     text = _text_argument(text, settings.max_question_chars)
-    answerer = Answerer(settings, llm=None)
-    names = _project_names(answerer, chosen)
-    locations = [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
+    locations = _located_remotely(settings, text, chosen, top_k, path, verbose) \
+        if chosen is None or (isinstance(chosen, str) and chosen != "*") else None
+    if locations is None:
+        from ragqa.answer import Answerer
+        from ragqa.retrieve import Filters
+
+        answerer = Answerer(settings, llm=None)
+        names = _project_names(answerer, chosen)
+        locations = [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
     if as_json:  # one object for one project, as before; a list for several
         print(locations[0].model_dump_json() if len(locations) == 1 else
               "[" + ",".join(location.model_dump_json() for location in locations) + "]")
@@ -206,9 +276,25 @@ def locate(
         _print_location(location, functions)
 
 
+def _located_remotely(settings: Settings, text: str, chosen: str | None, top_k: int, path: str | None,
+                      verbose: bool) -> list[Location] | None:
+    """One project's location from the server, or None to search in this process. Several
+    projects are searched in this process: `POST /locate` takes one project."""
+    remote = _remote(settings, verbose)
+    if remote is None:
+        return None
+    try:
+        location = remote.locate(text, chosen, top_k, path)
+    except RagqaError as error:
+        _fell_back(settings, remote.server, error, verbose)
+        return None
+    _said(verbose, f"answered by {remote.server}")
+    return [location]
+
+
 def _chosen(project: list[str] | None) -> str | list[str] | None:
     """The `--project` options as the services take them: none, one name, or several (`*`: all)."""
-    from ragqa.index.registry import check_name
+    from ragqa.names import check_name
 
     for name in project or []:
         if name != "*":
@@ -268,7 +354,7 @@ def _print_functions(location: Location) -> None:
 
 def _late(answer: Answer) -> str:
     """One line when a newer commit of the project's branch is known and not indexed yet."""
-    from ragqa.freshness import behind_line
+    from ragqa.contract import behind_line
 
     return f"\n\n_{behind_line(answer.commit, answer.behind)}_" if answer.behind else ""
 
@@ -398,8 +484,39 @@ def serve(
                     port=port or settings.port, log_level="info", log_config=None,
                     timeout_graceful_shutdown=5)
         return
-    uvicorn.run(create_app(settings.model_copy(update={"host": host})), host=host,
-                port=port or settings.port, log_level="info", log_config=None, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(create_app(settings.model_copy(update={"host": host})), host=host,
+                            port=port or settings.port, log_level="info", log_config=None,
+                            timeout_graceful_shutdown=5)
+    _advertised_server(config, settings.storage_dir).run()
+
+
+def _advertised_server(config: Any, storage_dir: Path) -> Any:
+    """A uvicorn server that writes `<storage>/server.json` once it listens and removes it on a
+    clean shutdown, so `ragqa ask` and `ragqa locate` of the same storage use it. (With
+    `--workers N` nothing is advertised: uvicorn's supervisor owns the sockets.)"""
+    import uvicorn
+
+    from ragqa.remote import advertise, withdraw
+
+    class Advertised(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started and self.servers and self.servers[0].sockets:
+                bound = self.servers[0].sockets[0].getsockname()
+                advertise(storage_dir, f"http://{_reachable(config.host)}:{bound[1]}")
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            withdraw(storage_dir)
+            await super().shutdown(sockets)
+
+    return Advertised(config)
+
+
+def _reachable(host: str) -> str:
+    """The address a local client dials for a server listening on `host`."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 @app.command()
@@ -454,7 +571,7 @@ def check(
 ) -> None:
     """Run docs checks (CI): exit 1 when any expectation is not met."""
     from ragqa import checks
-    from ragqa.index.registry import check_name
+    from ragqa.names import check_name
 
     settings = Settings()
     if drift:
@@ -601,7 +718,7 @@ def questions(
 ) -> None:
     """Write a question set from the repo itself, to check or calibrate ragqa on it."""
     from ragqa.answer import Answerer
-    from ragqa.index.registry import check_name
+    from ragqa.names import check_name
     from ragqa.questions import QuestionWriter, read_seeds
 
     if form not in ("eval", "check"):
@@ -651,8 +768,8 @@ def tune(
     from ragqa.answer import Answerer
     from ragqa.errors import ProjectNotFoundError
     from ragqa.evaluation import load
-    from ragqa.index.registry import check_name
     from ragqa.ingest import Ingester
+    from ragqa.names import check_name
     from ragqa.tune import reset_project, tune_project
 
     check_name(project)
@@ -729,8 +846,8 @@ def remove(
 ) -> None:
     """Delete a project and everything stored for it (asks first, unless --yes)."""
     from ragqa.errors import ProjectNotFoundError
-    from ragqa.index.registry import check_name
     from ragqa.ingest import Ingester
+    from ragqa.names import check_name
 
     check_name(name)
     settings = Settings()

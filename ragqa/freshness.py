@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ragqa.contract import Behind
 from ragqa.errors import BadRequestError, RagqaError
 from ragqa.index.documents import DocumentCollection
 from ragqa.index.registry import ProjectRecord
@@ -34,27 +35,11 @@ class Head(BaseModel):
     via: str = "push"  # "github push", "gitlab push" or "poll"
 
 
-class Behind(BaseModel):
-    """In an answer: a newer commit of the tracked ref exists and is not indexed yet."""
-
-    commit: str
-    ref: str
-    since: datetime
-    commits: int | None = None
-
-
 def behind(record: ProjectRecord, head: Head | None) -> Behind | None:
     """`Behind` when `head` is a commit other than the indexed one, known since the last ingest."""
     if head is None or head.commit == record.commit or head.since <= record.indexed_at:
         return None
     return Behind(commit=head.commit, ref=head.ref, since=head.since, commits=head.commits)
-
-
-def behind_line(indexed: str, late: Behind) -> str:
-    """The one line an answer shows when its index is behind."""
-    count = f"{late.commits} commit{'s' * (late.commits != 1)} behind" if late.commits else "behind"
-    return (f"Indexed at {indexed[:7]}, {count} {late.ref} (now at {late.commit[:7]} since "
-            f"{late.since:%Y-%m-%d %H:%M} UTC): this answer may be out of date.")
 
 
 class Heads:

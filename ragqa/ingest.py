@@ -56,7 +56,7 @@ from ragqa.index import (
 )
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
 from ragqa.index.leases import Leases
-from ragqa.index.registry import check_name
+from ragqa.names import check_name
 from ragqa.settings import STORAGE_PARTS, Settings
 from ragqa.sources import (
     FileFilter,

@@ -31,8 +31,8 @@ from ragqa import __version__
 from ragqa.answer import Answerer
 from ragqa.answer.render import title
 from ragqa.errors import BadRequestError, RagqaError
-from ragqa.index.registry import check_name
 from ragqa.links import permalink
+from ragqa.names import check_name
 from ragqa.query import Query
 from ragqa.retrieve import Filters
 

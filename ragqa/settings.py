@@ -170,6 +170,10 @@ class Settings(BaseSettings):
         "plain", description="How `ragqa serve` and `ragqa mcp` log (to stderr, one record a line): "
                              "'plain' text or 'json' (one object a line: time, level, logger, message).")
     port: int = Field(8000, ge=1, le=65535, description="The port `ragqa serve` listens on.")
+    server: str | None = Field(
+        None, description="A ragqa server (http://host:port) that `ragqa ask` and `ragqa locate` use; "
+                          "unset: the `ragqa serve` of this storage folder, found by its server.json; "
+                          "'off': always answer in this process.")
     ask_tokens: SecretStr | None = Field(
         None, description="Comma-separated bearer tokens that may ask (POST /ask, chat completions).")
     admin_tokens: SecretStr | None = Field(

@@ -13,10 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
@@ -24,6 +21,7 @@ from ragqa.answer.llm import LLM, LLMError, Usage, get_llm
 from ragqa.answer.location import Location, build_location
 from ragqa.answer.usages import Usages, build_usages
 from ragqa.chunking import FileFacts, read_facts
+from ragqa.contract import Answer, AnswerEvent, Behind, Source, TokenUsage
 from ragqa.errors import (
     AmbiguousProjectError,
     ConfigError,
@@ -31,7 +29,7 @@ from ragqa.errors import (
     ProjectNotFoundError,
     RagqaError,
 )
-from ragqa.freshness import Behind, Head, Heads, behind
+from ragqa.freshness import Head, Heads, behind
 from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
@@ -49,8 +47,8 @@ from ragqa.index.chroma import get_collection, store_errors
 from ragqa.index.graph import build as build_graph
 from ragqa.index.graph import file_text
 from ragqa.index.lexical import tokenize
-from ragqa.index.registry import check_name
 from ragqa.links import permalink
+from ragqa.names import check_name
 from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
 from ragqa.query import Intent, Query
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
@@ -77,52 +75,6 @@ class BadQuestionError(RagqaError):
     """The question is empty, too long or otherwise unusable."""
 
     code = "bad_question"
-
-
-class Source(BaseModel):
-    """A passage an answer was built from; `url` opens exactly its lines at the indexed commit
-    of its `project`."""
-
-    id: str
-    project: str = ""
-    path: str
-    start_line: int
-    end_line: int
-    url: str
-    score: float
-    kind: str
-
-
-class TokenUsage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class Answer(BaseModel):
-    """The answer contract shared by `ragqa ask --json`, `POST /ask` and the CI checks."""
-
-    answer: str
-    answered: bool
-    project: str  # the project asked; several, comma-separated, for a question across projects
-    commit: str  # its indexed commit (for several projects: see `projects`)
-    projects: dict[str, str] = Field(default_factory=dict)  # every project asked → its indexed commit
-    indexed_at: datetime | None = None  # when the project (the best source's, for several) was indexed
-    behind: Behind | None = None  # a newer commit of the tracked ref is known and not indexed yet
-    sources: list[Source]
-    links_removed: list[str] = Field(default_factory=list)
-    model: str
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-    timings_ms: dict[str, int] = Field(default_factory=dict)
-
-
-@dataclass
-class AnswerEvent:
-    """One step of a streamed answer: `sources`, `delta` (text) or `done` (the whole answer)."""
-
-    kind: Literal["sources", "delta", "done"]
-    sources: list[Source] | None = None
-    text: str = ""
-    answer: Answer | None = None
 
 
 class Answerer:

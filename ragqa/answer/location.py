@@ -4,64 +4,14 @@ the reasons the report gave."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
+from ragqa.contract import FileHit, FunctionHit, Location, ReportSummary, SymbolHit
 from ragqa.links import permalink
 from ragqa.query import Query
 from ragqa.retrieve import ProjectIndex
 from ragqa.retrieve.locate import LocatedFile, locate, locate_functions
 from ragqa.retrieve.retriever import Ranking
 
-
-class SymbolHit(BaseModel):
-    """A function, class or run of lines inside a located file."""
-
-    name: str
-    kind: str
-    start_line: int
-    end_line: int
-    url: str
-    score: float
-    reasons: list[str]
-
-
-class FileHit(BaseModel):
-    """A file to look at, best first; `url` opens its best symbol's lines at the indexed commit."""
-
-    path: str
-    url: str
-    score: float
-    reasons: list[str]
-    symbols: list[SymbolHit]
-
-
-class FunctionHit(SymbolHit):
-    """A function, method or class ranked across the project's files (`ragqa locate --functions`)."""
-
-    path: str
-
-
-class ReportSummary(BaseModel):
-    """What ragqa read in the input (empty for a plain question)."""
-
-    bug: bool = False  # reads as a failure (a traceback, an error, a bug template's words)
-    tracebacks: int = 0
-    frames: int = 0
-    frames_in_project: int = 0
-    errors: list[str] = Field(default_factory=list)
-    names: list[str] = Field(default_factory=list)
-    modules: list[str] = Field(default_factory=list)
-
-
-class Location(BaseModel):
-    """Where in a project an issue, traceback or question points."""
-
-    project: str
-    commit: str
-    files: list[FileHit]
-    read: ReportSummary
-    functions: list[FunctionHit] = Field(default_factory=list)  # the best definitions across files
-    timings_ms: dict[str, int] = Field(default_factory=dict)
+__all__ = ["FileHit", "FunctionHit", "Location", "ReportSummary", "SymbolHit", "build_location"]
 
 
 def build_location(index: ProjectIndex, query: Query, ranking: Ranking, top_k: int) -> Location:

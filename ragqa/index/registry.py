@@ -11,33 +11,19 @@ rather than in a local file means API replicas sharing one Chroma server share t
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ragqa.errors import BadRequestError, DamagedProjectError
+from ragqa.errors import DamagedProjectError
 from ragqa.index.documents import DocumentCollection
 
 if TYPE_CHECKING:
     from ragqa.settings import Settings
 
 REGISTRY_COLLECTION = "ragqa-projects"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@/+-]{0,99}$")
-NAME_RULE = "letters, digits and . _ - @ / + (starting with a letter or digit, 100 at most, no '..')"
-
-
-def check_name(name: str) -> str:
-    """`name` if it can be a project name; else a `BadRequestError` that says what a name is.
-    Checked at every door (CLI options, HTTP bodies and paths, Slack's `project:`) before the
-    name reaches the store."""
-    if not _NAME.match(name) or ".." in name:
-        shown = name if len(name) <= 60 else name[:60] + "…"
-        raise BadRequestError(f"{shown.encode('unicode_escape').decode()!r} is not a project name: "
-                              f"a name holds {NAME_RULE}")
-    return name
 
 
 class FileEntry(BaseModel):

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ragqa.answer import Answer
-from ragqa.freshness import behind_line
+from ragqa.contract import behind_line
 from ragqa.markdown import MD_LINK, code_spans, walk
 
 SECTION_LIMIT = 2_900  # Slack allows 3,000 characters in a section's text
