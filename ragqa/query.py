@@ -82,7 +82,7 @@ _OWN_TESTS = re.compile(
 _TESTING = re.compile(r"\b(test|tests|testing|tested|unit[- ]?tests?|mock|mocks|mocking|stub)\b",
                       re.IGNORECASE)
 _CHANGES = re.compile(r"\bchangelog|\bhistory\b|\brelease notes?\b|\bchanged in\b|\bchanges? in "
-                      r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat", re.IGNORECASE)
+                      r"(version|v?\d)|\bwhat('?s| is) new\b|\bdeprecat|\bupgrad|\bmigrat", re.IGNORECASE)
 _PROPER_NOUN = re.compile(r"(?<![\w./-])([A-Z][a-z]{2,}|[A-Z]{2,6})s?(?![\w/.(-]|\.\w)")
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\b")
 _CODE_NAME = re.compile(r"`([^`]+)`|\b[A-Za-z_]\w*(?:(?:::|#)[A-Za-z_]\w*)+"

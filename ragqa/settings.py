@@ -90,8 +90,10 @@ class Settings(BaseSettings):
     changelog_paths: list[str] = Field(
         default_factory=lambda: ["CHANGELOG*", "CHANGES*", "HISTORY*", "NEWS*", "RELEASE*NOTES*",
                                  "release-notes*", "changelog*", "changes.*", "history.*", "whats-new*",
-                                 "whats_new*", "whatsnew*", "release_notes*", "changelog/"],
-        description="Gitignore globs of changelogs and release notes: ranked lower unless asked about.")
+                                 "whats_new*", "whatsnew*", "release_notes*", "changelog/", "migration*",
+                                 "migrating*", "upgrading*", "upgrade*"],
+        description="Gitignore globs of changelogs, release notes and migration guides (like a "
+                    "changelog, they name every feature): ranked lower unless asked about.")
     api_docs_paths: list[str] = Field(
         default_factory=lambda: languages.union("api_docs_paths"),
         description="Gitignore globs of code read like API docs (TypeScript `*.d.ts`, Go's testable "

@@ -81,3 +81,10 @@ def test_products_and_standards_named_in_prose() -> None:
     assert Query.parse("Can it send SMS from Kubernetes?").proper_nouns == ("SMS", "Kubernetes")
     assert Query.parse("How do I return a UserProfile from `Config.load`?").proper_nouns == ()
     assert Query.parse("How do I enable HTTPS?").words == frozenset({"enable", "https"})
+
+
+def test_a_question_about_upgrading_asks_for_the_migration_guide() -> None:
+    """Migration guides rank like changelogs (they name every feature) unless asked about."""
+    assert Query.parse("How do I upgrade from version 2 to 3?").about_changes
+    assert Query.parse("Is there a migration guide for the new API?").about_changes
+    assert not Query.parse("How do I validate a field?").about_changes
