@@ -43,6 +43,8 @@ from bench.load import percentile
 from bench.quality import setting_change
 
 HELD_OUT = ("psf/requests", "pallets/flask", "pytest-dev/pytest", "mwaskom/seaborn", "pylint-dev/pylint")
+# Kept for an independent check (#27): in no split but `check` (nor in `all`); compared lower-case.
+CHECK = ("nvbn/thefuck", "scrapy/scrapy", "textualize/rich", "fasterxml/jackson-core")
 KS = (1, 3, 5, 10)
 ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("ask's retrieval (no report reading)", {"read_reports": False}),
@@ -66,6 +68,8 @@ class Instance:
     created_at: str = ""
     files: list[str] = field(default_factory=list)  # changed by the patch
     functions: list[str] = field(default_factory=list)  # "path:Qualified.name" changed by the patch
+    language: str = "Python"  # Multi-SWE-bench: the language most of the fix's files are in
+    needs_child: bool = False  # MULocBench: keep only when a child of the base commit changes `files`
 
     @property
     def project(self) -> str:
@@ -74,11 +78,12 @@ class Instance:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="SWE-bench-format JSONL")
+    parser.add_argument("--data", type=Path, required=True, action="append",
+                        help="SWE-bench, MULocBench or Multi-SWE-bench JSONL (repeatable)")
     parser.add_argument("--clones", required=True,
                         help="local clone per repo: a pattern over {owner}, {name}")
     parser.add_argument("--storage", type=Path, required=True)
-    parser.add_argument("--split", choices=["tuning", "held-out", "all"], default="tuning")
+    parser.add_argument("--split", choices=["tuning", "held-out", "check", "all"], default="tuning")
     parser.add_argument("--repos", help="only these repos (comma-separated owner/name)")
     parser.add_argument("--include-for", action="append", default=[], metavar="REPO=GLOB",
                         help="ingest only paths matching GLOB for REPO (repeatable)")
@@ -90,15 +95,19 @@ def main() -> None:
                         help="score only the instances already ingested (no ingest)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--graph-weights", type=lambda text: [float(item) for item in text.split(",")],
+                        metavar="W,W,...", help="per language, the scores at each RAGQA_GRAPH_WEIGHT")
     parser.add_argument("--misses", action="store_true", help="print each instance's rank of the right file")
     parser.add_argument("--top-k", type=int, default=10)
     args = parser.parse_args()
-    instances = select(load(args.data), args.split, args.repos, args.limit)
+    rows = [instance for path in args.data for instance in load(path)]
+    instances = select(rows, args.split, args.repos, None)
     includes = dict(item.split("=", 1) for item in args.include_for)
     clones = {repo: Path(args.clones.format(owner=repo.split("/")[0], name=repo.split("/")[1]))
               for repo in {instance.repo for instance in instances}}
+    instances = select(fixed_by_a_child(instances, clones), args.split, None, args.limit)
     for instance in instances:
-        instance.files = changed_files(instance.patch)
+        instance.files = instance.files or changed_files(instance.patch)
         instance.functions = changed_functions(clones[instance.repo], instance)
     if args.present_only:
         instances = present(args.storage, instances)
@@ -117,25 +126,96 @@ def main() -> None:
                 f"{scores[key]:.3f}" for key in ("file@1", "file@3", "file@5", "file@10", "file_mrr",
                                                  "func@1", "func@5", "func@10")) + " |", flush=True)
         return
+    if args.graph_weights:
+        graph_sweep(args.storage, instances, changes, args.top_k, args.graph_weights)
+        return
     report(args.storage, instances, clones, includes, changes, args.top_k, args.misses, ingest_times)
 
 
 def load(path: Path) -> list[Instance]:
-    fields = Instance.__dataclass_fields__
+    """Instances of any of the three formats, told apart by their fields (per row)."""
     instances = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            row = json.loads(line)
-            instances.append(Instance(**{key: row.get(key, "") for key in fields
-                                         if key not in ("files", "functions")}))
+            instances.append(from_row(json.loads(line)))
     return instances
+
+
+def from_row(row: dict[str, Any]) -> Instance:
+    """One row of SWE-bench, MULocBench (`file_loc`) or Multi-SWE-bench (`fix_patch`) as an Instance.
+
+    MULocBench's gold is `file_loc`'s files (its `patch` is often empty); since some rows' base
+    commit is the fix itself, such a row is kept only when a child of its base commit changes
+    exactly those files (`fixed_by_a_child`). Multi-SWE-bench rows are pull requests: the question
+    is the resolved issues' titles and bodies, the base commit `base.sha`, the gold `fix_patch`'s
+    files. Fields stored as Python literals in the published files are read with `ast.literal_eval`.
+    """
+    if "fix_patch" in row:
+        base = _literal(row["base"])
+        issues = _literal(row.get("resolved_issues") or "[]")
+        question = "\n\n".join(f"{issue.get('title') or ''}\n\n{issue.get('body') or ''}".strip()
+                                for issue in issues) or f"{row.get('title', '')}\n\n{row.get('body') or ''}"
+        return Instance(instance_id=row["instance_id"], repo=f"{row['org']}/{row['repo']}",
+                        base_commit=base["sha"], problem_statement=question, patch=row["fix_patch"],
+                        language=_language(changed_files(row["fix_patch"])))
+    instance = Instance(**{key: row.get(key, "") for key in ("instance_id", "repo", "base_commit",
+                                                             "problem_statement", "patch", "created_at")})
+    if "file_loc" in row:
+        location = _literal(row["file_loc"])
+        instance.files = list(dict.fromkeys(entry["path"] for entry in location.get("files", [])))
+        instance.needs_child = True
+    return instance
+
+
+LANGUAGES = {".py": "Python", ".java": "Java", ".go": "Go", ".ts": "TS/JS", ".tsx": "TS/JS",
+             ".js": "TS/JS", ".jsx": "TS/JS", ".mjs": "TS/JS"}
+
+
+def _language(paths: list[str]) -> str:
+    found = [LANGUAGES[Path(path).suffix] for path in paths if Path(path).suffix in LANGUAGES]
+    return max(set(found), key=found.count) if found else "other"
+
+
+def _literal(value: Any) -> Any:
+    return ast.literal_eval(value) if isinstance(value, str) else value
+
+
+def fixed_by_a_child(instances: list[Instance], clones: dict[str, Path]) -> list[Instance]:
+    """The instances, less MULocBench rows whose base commit has no child changing exactly the gold."""
+    children: dict[str, dict[str, list[str]]] = {}
+    kept = []
+    for instance in instances:
+        if not instance.needs_child:
+            kept.append(instance)
+            continue
+        clone = clones[instance.repo]
+        if instance.repo not in children:
+            children[instance.repo] = _children(clone)
+        gold = set(instance.files)
+        fix = next((child for child in children[instance.repo].get(instance.base_commit, [])
+                    if set(_git(clone, "diff-tree", "--no-commit-id", "--name-only", "-r",
+                                instance.base_commit, child).splitlines()) == gold), None)
+        if gold and fix:
+            instance.patch = instance.patch or _git(clone, "diff", instance.base_commit, fix)  # function gold
+            kept.append(instance)
+    return kept
+
+
+def _children(clone: Path) -> dict[str, list[str]]:
+    """Each commit's children over all refs of a clone."""
+    found: dict[str, list[str]] = {}
+    for line in _git(clone, "rev-list", "--all", "--parents").splitlines():
+        commit, *parents = line.split()
+        for parent in parents:
+            found.setdefault(parent, []).append(commit)
+    return found
 
 
 def select(instances: list[Instance], split: str, repos: str | None, limit: int | None) -> list[Instance]:
     wanted = set(repos.split(",")) if repos else None
     chosen = [instance for instance in instances
               if (wanted is None or instance.repo in wanted)
-              and (split == "all" or (instance.repo in HELD_OUT) == (split == "held-out"))]
+              and _in_split(instance.repo, split)]
     chosen.sort(key=lambda instance: (instance.repo, instance.created_at, instance.instance_id))
     if limit:
         by_repo: dict[str, list[Instance]] = {}
@@ -143,6 +223,12 @@ def select(instances: list[Instance], split: str, repos: str | None, limit: int 
             by_repo.setdefault(instance.repo, []).append(instance)
         chosen = [instance for group in by_repo.values() for instance in group[:limit]]
     return chosen
+
+
+def _in_split(repo: str, split: str) -> bool:
+    if repo.lower() in CHECK:
+        return split == "check"
+    return split == "all" or (repo in HELD_OUT) == (split == "held-out")
 
 
 def changed_files(patch: str) -> list[str]:
@@ -260,6 +346,23 @@ def score_ragqa(storage: Path, instances: list[Instance], changes: dict[str, Any
     return {**_metrics(file_ranks, "file"), **_metrics(function_hits, "func"),
             "locate_p50_ms": 1000 * statistics.median(timings) if timings else 0.0,
             "locate_p95_ms": 1000 * percentile(timings, 0.95) if timings else 0.0}
+
+
+def graph_sweep(storage: Path, instances: list[Instance], changes: dict[str, Any], top_k: int,
+                weights: list[float]) -> None:
+    """The graph's ablation: per language (and pooled), the scores at each graph weight."""
+    by_language: dict[str, list[Instance]] = {}
+    for instance in instances:
+        by_language.setdefault(instance.language, []).append(instance)
+    groups = sorted(by_language.items()) + ([("**pooled**", instances)] if len(by_language) > 1 else [])
+    print("| language | n | graph weight | file Acc@1 | Acc@5 | MRR | func Acc@5 (n) |")
+    print("|---|---|---|---|---|---|---|")
+    for language, group in groups:
+        for weight in weights:
+            scores = score_ragqa(storage, group, {**changes, "graph_weight": weight}, top_k)
+            function = (f"{scores['func@5']:.3f} ({scores['func_n']:.0f})" if "func@5" in scores else "–")
+            print(f"| {language} | {len(group)} | {weight:g} | {scores['file@1']:.3f} "
+                  f"| {scores['file@5']:.3f} | {scores['file_mrr']:.3f} | {function} |", flush=True)
 
 
 def _timing(scores: dict[str, float]) -> str:
