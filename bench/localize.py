@@ -239,19 +239,28 @@ def changed_functions(clone: Path, instance: Instance) -> list[str]:
     """The innermost functions and classes whose lines (at the base commit) the patch changes."""
     found: list[str] = []
     for path, lines in _changed_lines(instance.patch).items():
-        if not path.endswith(".py"):
-            continue
         source = _git(clone, "show", f"{instance.base_commit}:{path}", check=False)
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        spans = list(_definitions(tree.body, ""))
+        spans = _spans(path, source)
         for line in sorted(lines):
             inner = [(end - start, name) for name, start, end in spans if start <= line <= end]
             if inner:
                 found.append(f"{path}:{min(inner)[1]}")
     return list(dict.fromkeys(found))
+
+
+def _spans(path: str, source: str) -> list[tuple[str, int, int]]:
+    """A file's definitions: `ast` for Python; for Java, Go, JS/TS ragqa's own tree-sitter table
+    (the names `locate` reports), since no second parser of those languages is at hand."""
+    if path.endswith(".py"):
+        try:
+            return list(_definitions(ast.parse(source).body, ""))
+        except (SyntaxError, ValueError):
+            return []
+    if Path(path).suffix not in LANGUAGES or not source:
+        return []
+    from ragqa.chunking import read_file
+
+    return [(item.name, item.start_line, item.end_line) for item in read_file(path, source).definitions]
 
 
 def _changed_lines(patch: str) -> dict[str, set[int]]:
@@ -354,15 +363,30 @@ def graph_sweep(storage: Path, instances: list[Instance], changes: dict[str, Any
     by_language: dict[str, list[Instance]] = {}
     for instance in instances:
         by_language.setdefault(instance.language, []).append(instance)
-    groups = sorted(by_language.items()) + ([("**pooled**", instances)] if len(by_language) > 1 else [])
     print("| language | n | graph weight | file Acc@1 | Acc@5 | MRR | func Acc@5 (n) |")
     print("|---|---|---|---|---|---|---|")
-    for language, group in groups:
-        for weight in weights:
-            scores = score_ragqa(storage, group, {**changes, "graph_weight": weight}, top_k)
-            function = (f"{scores['func@5']:.3f} ({scores['func_n']:.0f})" if "func@5" in scores else "–")
-            print(f"| {language} | {len(group)} | {weight:g} | {scores['file@1']:.3f} "
+    for weight in weights:
+        variant = {**changes, "graph_weight": weight}
+        rows = [(language, len(group), score_ragqa(storage, group, variant, top_k))
+                for language, group in sorted(by_language.items())]
+        if len(rows) > 1:
+            rows.append(("**pooled**", len(instances), _pooled([scores for _, _, scores in rows])))
+        for language, count, scores in rows:
+            function = f"{scores['func@5']:.3f} ({scores['func_n']:.0f})" if scores.get("func_n") else "–"
+            print(f"| {language} | {count} | {weight:g} | {scores['file@1']:.3f} "
                   f"| {scores['file@5']:.3f} | {scores['file_mrr']:.3f} | {function} |", flush=True)
+
+
+def _pooled(groups: list[dict[str, float]]) -> dict[str, float]:
+    """Means over all instances from per-group means (weighted by each group's count)."""
+    pooled: dict[str, float] = {}
+    for level in ("file", "func"):
+        total = sum(scores.get(f"{level}_n", 0.0) for scores in groups)
+        pooled[f"{level}_n"] = total
+        for key in (f"{level}@1", f"{level}@5", f"{level}_mrr"):
+            pooled[key] = sum(scores.get(key, 0.0) * scores.get(f"{level}_n", 0.0)
+                              for scores in groups) / total if total else 0.0
+    return pooled
 
 
 def _timing(scores: dict[str, float]) -> str:
