@@ -15,12 +15,24 @@ instance's files unchanged since an earlier instance of the same repo have their
 not embedded again (the ingester's reuse across projects of one source). `--include-for
 sympy/sympy=sympy/` limits a big repo to its package folder; the figures say so.
 
+Also read (per row, by their fields; `--data` repeatable): MULocBench (KenSu223/LocAgent,
+`evaluation/datasets/mulocbench/mulocbench.jsonl`; gold = `file_loc`'s files; a row is kept only
+when a child of its base commit, on any ref of the clone, changes exactly those files — some rows'
+base commit is the fix itself — and that child's diff gives the function gold) and Multi-SWE-bench
+(multi-swe-bench/multi-swe-bench at 855ca03b, `mswebench_dataset/<language>/*.jsonl`; question =
+the resolved issues' titles and bodies, base = `base.sha`, gold = `fix_patch`'s files). Their
+repositories' ids are `owner/name` as the files spell them. nvbn/thefuck, scrapy/scrapy,
+Textualize/rich and FasterXML/jackson-core are kept for an independent check: only `--split check`
+reads them. `--graph-weights 0,0.5,1,2` prints the graph's ablation per language (and pooled).
+
 The issue text is the question; the answer is the files (and functions) the fix's `patch`
 changes. File Acc@k: every changed file is in the first k files; MRR: 1 / rank of the first
 changed file. Function level: the functions and classes (innermost, qualified: `Class.method`)
 whose lines the patch changes, read from the base commit with `ast`; Acc@k as for files, over the
-first k located functions. In the same run, a 20-line baseline: BM25 (bm25s) over whole `.py`
-files of the same file selection, the issue text as the query.
+first k located functions (for Java, Go and JS/TS the definitions come from ragqa's own
+tree-sitter table, the only parser of those languages at hand). In the same run, a 20-line
+baseline: BM25 (bm25s) over whole `.py` files of the same file selection, the issue text as the
+query.
 """
 
 from __future__ import annotations
