@@ -31,8 +31,8 @@ changed file. Function level: the functions and classes (innermost, qualified: `
 whose lines the patch changes, read from the base commit with `ast`; Acc@k as for files, over the
 first k located functions (for Java, Go and JS/TS the definitions come from ragqa's own
 tree-sitter table, the only parser of those languages at hand). In the same run, a 20-line
-baseline: BM25 (bm25s) over whole `.py` files of the same file selection, the issue text as the
-query.
+baseline: BM25 (bm25s) over whole files of the instance's language in the same selection, the
+issue text as the query.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pathspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import percentile
@@ -409,12 +411,14 @@ def _timing(scores: dict[str, float]) -> str:
 
 def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dict[str, str]
                ) -> dict[str, float]:
-    """The baseline: bm25s over whole `.py` files (the ingest's include rule, if any)."""
+    """The baseline: bm25s over whole files of the instance's language (the ingest's include rule)."""
     import bm25s
 
     file_ranks = []
     for instance in instances:
-        paths, texts = _python_files(clones[instance.repo], instance.base_commit, includes.get(instance.repo))
+        suffixes = tuple(suffix for suffix, language in LANGUAGES.items() if language == instance.language)
+        paths, texts = _code_files(clones[instance.repo], instance.base_commit, includes.get(instance.repo),
+                                   suffixes or (".py",))
         retriever = bm25s.BM25()
         retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
         query = bm25s.tokenize([instance.problem_statement], stopwords="en", show_progress=False)
@@ -423,10 +427,12 @@ def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dic
     return _metrics(file_ranks, "file")
 
 
-def _python_files(clone: Path, commit: str, include: str | None) -> tuple[list[str], list[str]]:
+def _code_files(clone: Path, commit: str, include: str | None, suffixes: tuple[str, ...]
+                ) -> tuple[list[str], list[str]]:
     listing = _git(clone, "ls-tree", "-r", "--name-only", commit).splitlines()
-    paths = [path for path in listing if path.endswith(".py")
-             and (include is None or path.startswith(include.strip("/") + "/"))]
+    rule = pathspec.GitIgnoreSpec.from_lines([include]) if include else None
+    paths = [path for path in listing if path.endswith(suffixes)
+             and (rule is None or rule.match_file(path))]
     done = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch"], capture_output=True, check=True,
                           input="".join(f"{commit}:{path}\n" for path in paths).encode())
     kept_paths, texts = [], []
