@@ -74,3 +74,13 @@ def test_the_independent_check_repositories_are_in_no_split_but_check(tmp_path: 
     assert [row.repo for row in select(rows, "tuning", None, None)] == []
     checked = {row.repo for row in select(rows, "check", None, None)}
     assert checked == {"nvbn/thefuck", "fasterxml/jackson-core"}
+
+
+def test_a_swe_bench_row_reads_as_before() -> None:
+    row = {"instance_id": "acme__tool-1", "repo": "acme/tool", "base_commit": "c" * 40,
+           "problem_statement": "run fails", "created_at": "2020-01-01",
+           "patch": "diff --git a/tool/core.py b/tool/core.py\n--- a/tool/core.py\n+++ b/tool/core.py\n"}
+    instance = from_row(row)
+    assert (instance.repo, instance.language, instance.needs_child, instance.files) == (
+        "acme/tool", "Python", False, [])  # files come from the patch later, as before
+    assert fixed_by_a_child([instance], {}) == [instance]
