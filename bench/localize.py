@@ -15,12 +15,24 @@ instance's files unchanged since an earlier instance of the same repo have their
 not embedded again (the ingester's reuse across projects of one source). `--include-for
 sympy/sympy=sympy/` limits a big repo to its package folder; the figures say so.
 
+Also read (per row, by their fields; `--data` repeatable): MULocBench (KenSu223/LocAgent,
+`evaluation/datasets/mulocbench/mulocbench.jsonl`; gold = `file_loc`'s files; a row is kept only
+when a child of its base commit, on any ref of the clone, changes exactly those files — some rows'
+base commit is the fix itself — and that child's diff gives the function gold) and Multi-SWE-bench
+(multi-swe-bench/multi-swe-bench at 855ca03b, `mswebench_dataset/<language>/*.jsonl`; question =
+the resolved issues' titles and bodies, base = `base.sha`, gold = `fix_patch`'s files). Their
+repositories' ids are `owner/name` as the files spell them. nvbn/thefuck, scrapy/scrapy,
+Textualize/rich and FasterXML/jackson-core are kept for an independent check: only `--split check`
+reads them. `--graph-weights 0,0.5,1,2` prints the graph's ablation per language (and pooled).
+
 The issue text is the question; the answer is the files (and functions) the fix's `patch`
 changes. File Acc@k: every changed file is in the first k files; MRR: 1 / rank of the first
 changed file. Function level: the functions and classes (innermost, qualified: `Class.method`)
 whose lines the patch changes, read from the base commit with `ast`; Acc@k as for files, over the
-first k located functions. In the same run, a 20-line baseline: BM25 (bm25s) over whole `.py`
-files of the same file selection, the issue text as the query.
+first k located functions (for Java, Go and JS/TS the definitions come from ragqa's own
+tree-sitter table, the only parser of those languages at hand). In the same run, a 20-line
+baseline: BM25 (bm25s) over whole files of the instance's language in the same selection, the
+issue text as the query.
 """
 
 from __future__ import annotations
@@ -38,11 +50,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pathspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import percentile
 from bench.quality import setting_change
 
 HELD_OUT = ("psf/requests", "pallets/flask", "pytest-dev/pytest", "mwaskom/seaborn", "pylint-dev/pylint")
+# Kept for an independent check (#27): in no split but `check` (nor in `all`); compared lower-case.
+CHECK = ("nvbn/thefuck", "scrapy/scrapy", "textualize/rich", "fasterxml/jackson-core")
 KS = (1, 3, 5, 10)
 ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("ask's retrieval (no report reading)", {"read_reports": False}),
@@ -66,6 +82,8 @@ class Instance:
     created_at: str = ""
     files: list[str] = field(default_factory=list)  # changed by the patch
     functions: list[str] = field(default_factory=list)  # "path:Qualified.name" changed by the patch
+    language: str = "Python"  # Multi-SWE-bench: the language most of the fix's files are in
+    needs_child: bool = False  # MULocBench: keep only when a child of the base commit changes `files`
 
     @property
     def project(self) -> str:
@@ -74,11 +92,12 @@ class Instance:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="SWE-bench-format JSONL")
+    parser.add_argument("--data", type=Path, required=True, action="append",
+                        help="SWE-bench, MULocBench or Multi-SWE-bench JSONL (repeatable)")
     parser.add_argument("--clones", required=True,
                         help="local clone per repo: a pattern over {owner}, {name}")
     parser.add_argument("--storage", type=Path, required=True)
-    parser.add_argument("--split", choices=["tuning", "held-out", "all"], default="tuning")
+    parser.add_argument("--split", choices=["tuning", "held-out", "check", "all"], default="tuning")
     parser.add_argument("--repos", help="only these repos (comma-separated owner/name)")
     parser.add_argument("--include-for", action="append", default=[], metavar="REPO=GLOB",
                         help="ingest only paths matching GLOB for REPO (repeatable)")
@@ -90,15 +109,19 @@ def main() -> None:
                         help="score only the instances already ingested (no ingest)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--graph-weights", type=lambda text: [float(item) for item in text.split(",")],
+                        metavar="W,W,...", help="per language, the scores at each RAGQA_GRAPH_WEIGHT")
     parser.add_argument("--misses", action="store_true", help="print each instance's rank of the right file")
     parser.add_argument("--top-k", type=int, default=10)
     args = parser.parse_args()
-    instances = select(load(args.data), args.split, args.repos, args.limit)
+    rows = [instance for path in args.data for instance in load(path)]
+    instances = select(rows, args.split, args.repos, None)
     includes = dict(item.split("=", 1) for item in args.include_for)
     clones = {repo: Path(args.clones.format(owner=repo.split("/")[0], name=repo.split("/")[1]))
               for repo in {instance.repo for instance in instances}}
+    instances = select(fixed_by_a_child(instances, clones), args.split, None, args.limit)
     for instance in instances:
-        instance.files = changed_files(instance.patch)
+        instance.files = instance.files or changed_files(instance.patch)
         instance.functions = changed_functions(clones[instance.repo], instance)
     if args.present_only:
         instances = present(args.storage, instances)
@@ -117,25 +140,96 @@ def main() -> None:
                 f"{scores[key]:.3f}" for key in ("file@1", "file@3", "file@5", "file@10", "file_mrr",
                                                  "func@1", "func@5", "func@10")) + " |", flush=True)
         return
+    if args.graph_weights:
+        graph_sweep(args.storage, instances, changes, args.top_k, args.graph_weights)
+        return
     report(args.storage, instances, clones, includes, changes, args.top_k, args.misses, ingest_times)
 
 
 def load(path: Path) -> list[Instance]:
-    fields = Instance.__dataclass_fields__
+    """Instances of any of the three formats, told apart by their fields (per row)."""
     instances = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            row = json.loads(line)
-            instances.append(Instance(**{key: row.get(key, "") for key in fields
-                                         if key not in ("files", "functions")}))
+            instances.append(from_row(json.loads(line)))
     return instances
+
+
+def from_row(row: dict[str, Any]) -> Instance:
+    """One row of SWE-bench, MULocBench (`file_loc`) or Multi-SWE-bench (`fix_patch`) as an Instance.
+
+    MULocBench's gold is `file_loc`'s files (its `patch` is often empty); since some rows' base
+    commit is the fix itself, such a row is kept only when a child of its base commit changes
+    exactly those files (`fixed_by_a_child`). Multi-SWE-bench rows are pull requests: the question
+    is the resolved issues' titles and bodies, the base commit `base.sha`, the gold `fix_patch`'s
+    files. Fields stored as Python literals in the published files are read with `ast.literal_eval`.
+    """
+    if "fix_patch" in row:
+        base = _literal(row["base"])
+        issues = _literal(row.get("resolved_issues") or "[]")
+        question = "\n\n".join(f"{issue.get('title') or ''}\n\n{issue.get('body') or ''}".strip()
+                                for issue in issues) or f"{row.get('title', '')}\n\n{row.get('body') or ''}"
+        return Instance(instance_id=row["instance_id"], repo=f"{row['org']}/{row['repo']}",
+                        base_commit=base["sha"], problem_statement=question, patch=row["fix_patch"],
+                        language=_language(changed_files(row["fix_patch"])))
+    instance = Instance(**{key: row.get(key, "") for key in ("instance_id", "repo", "base_commit",
+                                                             "problem_statement", "patch", "created_at")})
+    if "file_loc" in row:
+        location = _literal(row["file_loc"])
+        instance.files = list(dict.fromkeys(entry["path"] for entry in location.get("files", [])))
+        instance.needs_child = True
+    return instance
+
+
+LANGUAGES = {".py": "Python", ".java": "Java", ".go": "Go", ".ts": "TS/JS", ".tsx": "TS/JS",
+             ".js": "TS/JS", ".jsx": "TS/JS", ".mjs": "TS/JS"}
+
+
+def _language(paths: list[str]) -> str:
+    found = [LANGUAGES[Path(path).suffix] for path in paths if Path(path).suffix in LANGUAGES]
+    return max(set(found), key=found.count) if found else "other"
+
+
+def _literal(value: Any) -> Any:
+    return ast.literal_eval(value) if isinstance(value, str) else value
+
+
+def fixed_by_a_child(instances: list[Instance], clones: dict[str, Path]) -> list[Instance]:
+    """The instances, less MULocBench rows whose base commit has no child changing exactly the gold."""
+    children: dict[str, dict[str, list[str]]] = {}
+    kept = []
+    for instance in instances:
+        if not instance.needs_child:
+            kept.append(instance)
+            continue
+        clone = clones[instance.repo]
+        if instance.repo not in children:
+            children[instance.repo] = _children(clone)
+        gold = set(instance.files)
+        fix = next((child for child in children[instance.repo].get(instance.base_commit, [])
+                    if set(_git(clone, "diff-tree", "--no-commit-id", "--name-only", "-r",
+                                instance.base_commit, child).splitlines()) == gold), None)
+        if gold and fix:
+            instance.patch = instance.patch or _git(clone, "diff", instance.base_commit, fix)  # function gold
+            kept.append(instance)
+    return kept
+
+
+def _children(clone: Path) -> dict[str, list[str]]:
+    """Each commit's children over all refs of a clone."""
+    found: dict[str, list[str]] = {}
+    for line in _git(clone, "rev-list", "--all", "--parents").splitlines():
+        commit, *parents = line.split()
+        for parent in parents:
+            found.setdefault(parent, []).append(commit)
+    return found
 
 
 def select(instances: list[Instance], split: str, repos: str | None, limit: int | None) -> list[Instance]:
     wanted = set(repos.split(",")) if repos else None
     chosen = [instance for instance in instances
               if (wanted is None or instance.repo in wanted)
-              and (split == "all" or (instance.repo in HELD_OUT) == (split == "held-out"))]
+              and _in_split(instance.repo, split)]
     chosen.sort(key=lambda instance: (instance.repo, instance.created_at, instance.instance_id))
     if limit:
         by_repo: dict[str, list[Instance]] = {}
@@ -143,6 +237,12 @@ def select(instances: list[Instance], split: str, repos: str | None, limit: int 
             by_repo.setdefault(instance.repo, []).append(instance)
         chosen = [instance for group in by_repo.values() for instance in group[:limit]]
     return chosen
+
+
+def _in_split(repo: str, split: str) -> bool:
+    if repo.lower() in CHECK:
+        return split == "check"
+    return split == "all" or (repo in HELD_OUT) == (split == "held-out")
 
 
 def changed_files(patch: str) -> list[str]:
@@ -153,19 +253,28 @@ def changed_functions(clone: Path, instance: Instance) -> list[str]:
     """The innermost functions and classes whose lines (at the base commit) the patch changes."""
     found: list[str] = []
     for path, lines in _changed_lines(instance.patch).items():
-        if not path.endswith(".py"):
-            continue
         source = _git(clone, "show", f"{instance.base_commit}:{path}", check=False)
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        spans = list(_definitions(tree.body, ""))
+        spans = _spans(path, source)
         for line in sorted(lines):
             inner = [(end - start, name) for name, start, end in spans if start <= line <= end]
             if inner:
                 found.append(f"{path}:{min(inner)[1]}")
     return list(dict.fromkeys(found))
+
+
+def _spans(path: str, source: str) -> list[tuple[str, int, int]]:
+    """A file's definitions: `ast` for Python; for Java, Go, JS/TS ragqa's own tree-sitter table
+    (the names `locate` reports), since no second parser of those languages is at hand."""
+    if path.endswith(".py"):
+        try:
+            return list(_definitions(ast.parse(source).body, ""))
+        except (SyntaxError, ValueError):
+            return []
+    if Path(path).suffix not in LANGUAGES or not source:
+        return []
+    from ragqa.chunking import read_file
+
+    return [(item.name, item.start_line, item.end_line) for item in read_file(path, source).definitions]
 
 
 def _changed_lines(patch: str) -> dict[str, set[int]]:
@@ -262,6 +371,38 @@ def score_ragqa(storage: Path, instances: list[Instance], changes: dict[str, Any
             "locate_p95_ms": 1000 * percentile(timings, 0.95) if timings else 0.0}
 
 
+def graph_sweep(storage: Path, instances: list[Instance], changes: dict[str, Any], top_k: int,
+                weights: list[float]) -> None:
+    """The graph's ablation: per language (and pooled), the scores at each graph weight."""
+    by_language: dict[str, list[Instance]] = {}
+    for instance in instances:
+        by_language.setdefault(instance.language, []).append(instance)
+    print("| language | n | graph weight | file Acc@1 | Acc@5 | MRR | func Acc@5 (n) |")
+    print("|---|---|---|---|---|---|---|")
+    for weight in weights:
+        variant = {**changes, "graph_weight": weight}
+        rows = [(language, len(group), score_ragqa(storage, group, variant, top_k))
+                for language, group in sorted(by_language.items())]
+        if len(rows) > 1:
+            rows.append(("**pooled**", len(instances), _pooled([scores for _, _, scores in rows])))
+        for language, count, scores in rows:
+            function = f"{scores['func@5']:.3f} ({scores['func_n']:.0f})" if scores.get("func_n") else "–"
+            print(f"| {language} | {count} | {weight:g} | {scores['file@1']:.3f} "
+                  f"| {scores['file@5']:.3f} | {scores['file_mrr']:.3f} | {function} |", flush=True)
+
+
+def _pooled(groups: list[dict[str, float]]) -> dict[str, float]:
+    """Means over all instances from per-group means (weighted by each group's count)."""
+    pooled: dict[str, float] = {}
+    for level in ("file", "func"):
+        total = sum(scores.get(f"{level}_n", 0.0) for scores in groups)
+        pooled[f"{level}_n"] = total
+        for key in (f"{level}@1", f"{level}@5", f"{level}_mrr"):
+            pooled[key] = sum(scores.get(key, 0.0) * scores.get(f"{level}_n", 0.0)
+                              for scores in groups) / total if total else 0.0
+    return pooled
+
+
 def _timing(scores: dict[str, float]) -> str:
     if "locate_p50_ms" not in scores:
         return "–"
@@ -270,12 +411,14 @@ def _timing(scores: dict[str, float]) -> str:
 
 def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dict[str, str]
                ) -> dict[str, float]:
-    """The baseline: bm25s over whole `.py` files (the ingest's include rule, if any)."""
+    """The baseline: bm25s over whole files of the instance's language (the ingest's include rule)."""
     import bm25s
 
     file_ranks = []
     for instance in instances:
-        paths, texts = _python_files(clones[instance.repo], instance.base_commit, includes.get(instance.repo))
+        suffixes = tuple(suffix for suffix, language in LANGUAGES.items() if language == instance.language)
+        paths, texts = _code_files(clones[instance.repo], instance.base_commit, includes.get(instance.repo),
+                                   suffixes or (".py",))
         retriever = bm25s.BM25()
         retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
         query = bm25s.tokenize([instance.problem_statement], stopwords="en", show_progress=False)
@@ -284,10 +427,12 @@ def score_bm25(instances: list[Instance], clones: dict[str, Path], includes: dic
     return _metrics(file_ranks, "file")
 
 
-def _python_files(clone: Path, commit: str, include: str | None) -> tuple[list[str], list[str]]:
+def _code_files(clone: Path, commit: str, include: str | None, suffixes: tuple[str, ...]
+                ) -> tuple[list[str], list[str]]:
     listing = _git(clone, "ls-tree", "-r", "--name-only", commit).splitlines()
-    paths = [path for path in listing if path.endswith(".py")
-             and (include is None or path.startswith(include.strip("/") + "/"))]
+    rule = pathspec.GitIgnoreSpec.from_lines([include]) if include else None
+    paths = [path for path in listing if path.endswith(suffixes)
+             and (rule is None or rule.match_file(path))]
     done = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch"], capture_output=True, check=True,
                           input="".join(f"{commit}:{path}\n" for path in paths).encode())
     kept_paths, texts = [], []
