@@ -68,7 +68,7 @@ def test_ingest_json_projects_and_remove(repo: GitRepo, cli_env: dict[str, str])
         f"https://github.com/acme/sample/blob/{summary['commit']}/")
     plain = run_cli(cli_env, "ask", "How do I retry a call with backoff?", "--top-k", "2", "--only", "code")
     assert plain.returncode == 0
-    assert plain.stdout.startswith("The `retry_with_backoff` part of `src/sample/http.py`")
+    assert plain.stdout.startswith("The steps, from `retry_with_backoff` in `src/sample/http.py`:")
     assert "**References**" in plain.stdout and plain.stdout.count("\n- [") <= 2
     for args, fragment in [(("ask", " "), "the question is empty"),
                            (("ask", "timeouts?", "--project", "ghost"), "no project named 'ghost'")]:
