@@ -2,7 +2,7 @@
 mid-paragraph or mid-statement, and how many are labelled otherwise than in References.
 
     python bench/quotes.py --storage STORAGE_DIR --project requests --root ./requests \
-        --questions ../shared/eval/psf__requests.jsonl
+        --questions examples/questions/psf__requests.jsonl
 
 A start is bad when the line above it is not blank and the quote does not open at a heading, a
 list item or (in code) a definition, decorator or comment; an end is bad when the line below is

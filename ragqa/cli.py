@@ -181,9 +181,6 @@ def ask(
             elif answer is not None:
                 _print_answer(answer, as_json)
             return
-    from ragqa.index.embedders import load_in_background
-
-    load_in_background(settings)  # the model's session loads while the store and project open
     from ragqa.answer import Answerer
     from ragqa.retrieve import Filters
 

@@ -18,7 +18,6 @@ Heavy libraries are imported when a model is first needed, so commands that embe
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import os
@@ -322,21 +321,3 @@ def embedder_for(space: str, settings: Settings) -> Embedder:
 
 def _unknown(name: str) -> ConfigError:
     return ConfigError(f"unknown embedder {name!r} (choose one of: {', '.join(sorted(BACKENDS))})")
-
-
-def load_in_background(settings: Settings) -> threading.Thread | None:
-    """Start loading the settings' local model in a thread, so a one-question process (`ragqa ask`)
-    overlaps the model's session with opening the store and the project. A failure is left for
-    the first real use to raise and explain; nothing for a model that loads nothing locally."""
-    if settings.embedder not in ("local", "local-int8"):
-        return None
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            embedder = get_embedder(settings)
-            if isinstance(embedder, LocalEmbedder):
-                _ = embedder.encoder
-
-    thread = threading.Thread(target=load, name="ragqa-model-load", daemon=True)
-    thread.start()
-    return thread
