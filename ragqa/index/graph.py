@@ -34,9 +34,8 @@ import json
 import logging
 import os
 import posixpath
-import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -46,7 +45,7 @@ import numpy.typing as npt
 
 from ragqa.chunking.languages import detect
 from ragqa.chunking.references import FileFacts
-from ragqa.index.lexical import manifest_key
+from ragqa.index.lexical import CollectionFiles, manifest_key
 from ragqa.index.registry import FileEntry, ProjectRecord
 from ragqa.index.store import StoredChunk
 from ragqa.languages import by_grammar
@@ -514,15 +513,11 @@ def _absolute(target: str, path: str) -> str:
     return ".".join([*package, rest] if rest else package)
 
 
-class GraphStore:
+class GraphStore(CollectionFiles):
     """The stored facts of every project's code graph, one folder per collection (see the module
     docstring)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, collection: str, live_ids: Iterable[str]) -> Path:
-        return self.root / collection / f"{manifest_key(live_ids)}.jsonl.gz"
+    suffix = ".jsonl.gz"
 
     def load(self, collection: str, live_ids: set[str]) -> dict[str, tuple[str, str]] | None:
         """Path → (blob, its facts as stored JSON) saved for exactly these chunks; None when
@@ -575,16 +570,6 @@ class GraphStore:
         return {path: new_facts[path] if path in new_facts else _facts(text)
                 for path, (_, text) in lines.items()}
 
-    def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
-        """Delete this collection's graph files except those of the manifests in `keep`."""
-        wanted = {self.path(collection, ids).name for ids in keep}
-        folder = self.root / collection
-        for path in folder.glob("*") if folder.exists() else []:
-            if path.name not in wanted:
-                path.unlink(missing_ok=True)
-
-    def drop(self, collection: str) -> None:
-        shutil.rmtree(self.root / collection, ignore_errors=True)
 
 
 class _OtherVersion(ValueError):

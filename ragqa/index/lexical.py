@@ -318,14 +318,36 @@ class LexicalIndex:
             return cls(data["ids"].tolist(), data["vocabulary"].tolist(), fields)
 
 
-class LexicalStore:
-    """The persisted lexical indexes of all projects, one folder per collection."""
+class CollectionFiles:
+    """A derived cache kept as one file per manifest in one folder per collection (the keyword
+    index, the code graph): its files are named by the manifest they were built for (`path`),
+    and those of manifests no reader holds any more are pruned."""
+
+    suffix = ""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def path(self, collection: str, live_ids: Iterable[str]) -> Path:
-        return self.root / collection / f"{manifest_key(live_ids)}.npz"
+        return self.root / collection / f"{manifest_key(live_ids)}{self.suffix}"
+
+    def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
+        """Delete this collection's files except those of the manifests in `keep`."""
+        wanted = {self.path(collection, ids).name for ids in keep}
+        folder = self.root / collection
+        for path in folder.glob("*") if folder.exists() else []:
+            if path.name not in wanted:
+                path.unlink(missing_ok=True)
+
+    def drop(self, collection: str) -> None:
+        """Delete every file of a collection."""
+        shutil.rmtree(self.root / collection, ignore_errors=True)
+
+
+class LexicalStore(CollectionFiles):
+    """The persisted lexical indexes of all projects, one folder per collection."""
+
+    suffix = ".npz"
 
     def load(self, collection: str, live_ids: set[str]) -> LexicalIndex | None:
         """The saved index of exactly these chunks; None when there is none. A damaged file
@@ -376,17 +398,6 @@ class LexicalStore:
                 log.warning("lexical index folder %s is not a folder; replacing it", folder)
                 _remove(folder)
 
-    def prune(self, collection: str, keep: Sequence[set[str]]) -> None:
-        """Delete this collection's index files except those of the manifests in `keep`."""
-        wanted = {self.path(collection, ids).name for ids in keep}
-        folder = self.root / collection
-        for path in folder.glob("*") if folder.exists() else []:
-            if path.name not in wanted:
-                path.unlink(missing_ok=True)
-
-    def drop(self, collection: str) -> None:
-        """Delete every index file of a collection."""
-        shutil.rmtree(self.root / collection, ignore_errors=True)
 
 
 def _remove(path: Path) -> None:
