@@ -1,0 +1,125 @@
+"""Vector search at an organisation's scale, on generated vectors only (not a test; no store).
+
+    nice -n 10 python bench/org_search.py [--chunks 1000000 --projects 200 --questions 200]
+
+The vectors are `bench/org.py`'s (same sizes, same mixture of topics), held in memory without
+Chroma, so the search strategies of `ragqa.index.vectors` are measured alone: per project, the
+time and recall@10 of the projected scan against exact search; across every project (`*`), the
+time of an exact scan of all of them and of the routing `ragqa.retrieve.across` does (each
+project's best similarity on its projection, then the best `--fanout` projects searched), and
+the share of the exact global top 10 that routing keeps. `--real DIR` adds the same per-project
+figures on a real project's vectors (a `.npy` file of unit rows, e.g. exported from a snapshot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.org import TOPICS, Organisation, sizes
+from ragqa.index.vectors import VectorIndex, unit
+
+
+def project_vectors(org: Organisation, count: int) -> np.ndarray:
+    topics = org.rng.choice(TOPICS, size=max(3, count // 400), replace=False)
+    file_sizes: list[int] = []
+    while sum(file_sizes) < count:
+        file_sizes.append(min(int(org.rng.integers(3, 30)), count - sum(file_sizes)))
+    per_chunk = np.repeat(org.rng.choice(topics, size=len(file_sizes)), file_sizes).astype(np.int32)
+    return org.vectors(per_chunk, file_sizes)
+
+
+def recall(found: np.ndarray, exact: np.ndarray) -> float:
+    return len(set(found.tolist()) & set(exact.tolist())) / max(1, len(exact))
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * len(values))]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def per_project(indexes: list[VectorIndex], queries: list[tuple[int, np.ndarray]], label: str) -> None:
+    for strategy in ("exact", "projected"):
+        times, recalls = [], []
+        for project, query in queries:
+            index = indexes[project]
+            exact_rows, _ = VectorIndex(index.vectors, "exact").nearest(query, 10)
+            index.strategy = strategy  # type: ignore[assignment]
+            started = time.perf_counter()
+            rows, _ = index.nearest(query, 10)
+            times.append(time.perf_counter() - started)
+            recalls.append(recall(rows, exact_rows))
+        print(f"{label} {strategy:9s}: p50 {ms(statistics.median(times))} ms, "
+              f"p95 {ms(sorted(times)[int(0.95 * len(times))])} ms, recall@10 {statistics.mean(recalls):.4f}")
+
+
+def everywhere(indexes: list[VectorIndex], queries: list[np.ndarray], fanout: int) -> None:
+    exact_t, route_t, recalls = [], [], []
+    for query in queries:
+        started = time.perf_counter()
+        exact = sorted(((float(sim), p, int(row)) for p, index in enumerate(indexes)
+                        for row, sim in zip(*VectorIndex(index.vectors).nearest(query, 10), strict=True)),
+                       reverse=True)[:10]
+        exact_t.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        best = np.array([index.best(query) for index in indexes])
+        chosen = np.argsort(-best)[:fanout]
+        routed = sorted(((float(sim), int(p), int(row)) for p in chosen
+                         for row, sim in zip(*indexes[p].nearest(query, 10), strict=True)), reverse=True)[:10]
+        route_t.append(time.perf_counter() - started)
+        recalls.append(len({(p, r) for _, p, r in exact} & {(p, r) for _, p, r in routed}) / 10)
+    print(f"*: exact scan of every project p50 {ms(statistics.median(exact_t))} ms; routed (fan-out "
+          f"{fanout}) p50 {ms(statistics.median(route_t))} ms, p95 {ms(p95(route_t))}"
+          f" ms, recall@10 of the global top 10 {statistics.mean(recalls):.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=1_000_000)
+    parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--fanout", default="4,8")
+    parser.add_argument("--real", type=Path, action="append", default=[])
+    parser.add_argument("--seed", type=int, default=24)
+    args = parser.parse_args()
+    org = Organisation(args.seed)
+    started = time.perf_counter()
+    planned = sizes(args.chunks, args.projects, org.rng)
+    indexes = [VectorIndex(project_vectors(org, count)) for count in planned]
+    print(f"generated {sum(map(len, indexes)):,} vectors in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    for index in indexes:
+        index.projection()
+    print(f"projections fitted in {time.perf_counter() - started:.1f} s")
+    queries = []
+    for _ in range(args.questions):
+        project = int(org.rng.integers(len(indexes)))
+        row = int(org.rng.integers(len(indexes[project])))
+        queries.append((project, unit(indexes[project].vectors[row] + 0.6 * org.noise(1)[0])))
+    large = [(p, q) for p, q in queries if len(indexes[p]) >= 20_000] or queries
+    per_project(indexes, queries, "one project (any size)")
+    per_project(indexes, [(p, q) for p, q in queries if len(indexes[p]) >= 5_000] or queries, "projects ≥ 5k")
+    large = [(p, unit(indexes[p].vectors[int(org.rng.integers(len(indexes[p])))] + 0.6 * org.noise(1)[0]))
+             for p in range(len(indexes)) if len(indexes[p]) >= 20_000 for _ in range(20)]
+    per_project(indexes, large, "projects ≥ 20k")
+    for fanout in map(int, args.fanout.split(",")):
+        everywhere(indexes, [q for _, q in queries[:60]], fanout)
+    for path in args.real:
+        vectors = np.load(path).astype(np.float32)
+        index = VectorIndex(vectors)
+        real = [(0, unit(vectors[int(row)] + 0.3 * unit(org.rng.standard_normal(vectors.shape[1]))))
+                for row in org.rng.integers(len(vectors), size=100)]
+        per_project([index], real, f"real {path.name} ({len(vectors):,})")
+
+
+if __name__ == "__main__":
+    main()
