@@ -21,6 +21,7 @@ question to every project (`*`) picks the projects worth searching in full
 
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 import numpy as np
@@ -77,26 +78,42 @@ class VectorIndex:
         for the candidates it keeps): cheap enough to ask of every project."""
         if len(self.vectors) == 0:
             return 0.0
-        if len(self.vectors) <= BEST_RESCORED * 8:
+        if len(self.vectors) <= SAMPLE:
             return float(np.max(self.vectors @ query))
         rows = self.candidates(query, BEST_RESCORED)
         return float(np.max(self.vectors[rows] @ query))
 
     def projection(self) -> tuple[Matrix, Matrix]:
-        """The principal directions (fitted on a sample once) and the vectors projected on them."""
-        if self._basis is None or self._projected is None:
-            self._basis = principal_directions(self.vectors, PROJECTED_DIMS)
-            self._projected = np.ascontiguousarray(self.vectors @ self._basis.T)
-        return self._basis, self._projected
+        """The principal directions and the vectors projected on them, made once. A project
+        searched with the projected scan has directions fitted on its own vectors; the others
+        (only asked for their `best` similarity) share the process's first fit for vectors of
+        their width — one fit instead of hundreds, and the leading directions of one embedding
+        model differ little between projects (what it costs is measured in docs/scale.md)."""
+        with _lock:
+            if self._basis is None or self._projected is None:
+                width = self.vectors.shape[1]
+                basis = None if self.strategy == "projected" else _shared.get(width)
+                if basis is None:
+                    basis = principal_directions(self.vectors, PROJECTED_DIMS)
+                    if self.strategy != "projected" and len(self.vectors) >= SAMPLE:
+                        _shared[width] = basis
+                self._projected = np.ascontiguousarray(self.vectors @ basis.T)
+                self._basis = basis
+            return self._basis, self._projected
+
+
+_shared: dict[int, Matrix] = {}  # vector width → the directions fitted first
+_lock = threading.Lock()
 
 
 def principal_directions(vectors: Matrix, dims: int) -> Matrix:
     """The `dims` directions along which a sample of `vectors` varies most (about the origin:
-    similarities are dot products, so the mean direction is worth keeping), one per row."""
+    similarities are dot products, so the mean direction is worth keeping), one per row. From
+    the eigenvectors of the sample's 384 × 384 Gram matrix: far cheaper than an SVD of the sample."""
     step = max(1, len(vectors) // SAMPLE)
-    sample = np.asarray(vectors[::step][:SAMPLE], dtype=np.float32)
-    _, _, directions = np.linalg.svd(sample, full_matrices=False)
-    return np.ascontiguousarray(directions[: min(dims, len(directions))], dtype=np.float32)
+    sample = np.asarray(vectors[::step][:SAMPLE], dtype=np.float64)
+    _, vectors_of = np.linalg.eigh(sample.T @ sample)  # ascending eigenvalues
+    return np.ascontiguousarray(vectors_of[:, ::-1][:, :dims].T, dtype=np.float32)
 
 
 def _top(similarities: Matrix, count: int) -> tuple[npt.NDArray[np.intp], Matrix]:
