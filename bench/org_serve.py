@@ -77,16 +77,20 @@ def main() -> None:
     parser.add_argument("--storage", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--everywhere", type=int, default=30, help="questions asked of `*`")
+    parser.add_argument("--only", type=int, default=0, help="the first N projects instead of `*`")
     args = parser.parse_args()
     questions = [json.loads(text) for text in (args.storage / "questions.jsonl").open()]
     rng = np.random.default_rng(1)
-    questions = [questions[int(i)] for i in rng.permutation(len(questions))[: args.questions]]
+    questions = [questions[int(i)] for i in rng.permutation(len(questions))]
     settings = Settings(storage_dir=args.storage, llm="none")
     print(f"vector search {settings.vector_search}, exact up to {settings.exact_search_max_chunks:,}, "
           f"fan-out {settings.all_projects_fanout}, chroma {settings.chroma_url or 'embedded'}", flush=True)
     started = time.perf_counter()
     answerer = Answerer(settings, llm=None)
-    indexes = answerer.projects_for("*")
+    choice: str | list[str] = sorted(answerer.registry.names())[: args.only] if args.only else "*"
+    indexes = answerer.projects_for(choice)
+    names = {index.record.name for index in indexes}
+    questions = [q for q in questions if q["project"] in names][: args.questions]
     chunks = sum(len(index.memory.ids) if index.memory else index.record.chunk_count for index in indexes)
     print(f"opened {len(indexes)} projects, {chunks:,} chunks, in {time.perf_counter() - started:.0f} s; "
           f"RSS {rss_mb():,.0f} MB", flush=True)
@@ -99,17 +103,17 @@ def main() -> None:
     answerer.ask(questions[0]["question"], questions[0]["project"])  # the model loaded
     line("one project", [timed(lambda q=q: answerer.ask(q["question"], q["project"])) for q in questions])
     everywhere = questions[: args.everywhere]
-    line("* (routed)", [timed(lambda q=q: answerer.ask(q["question"], "*")) for q in everywhere])
+    line("* (routed)", [timed(lambda q=q: answerer.ask(q["question"], choice)) for q in everywhere])
     full = Answerer(settings.model_copy(update={"all_projects_fanout": 0}), llm=None)
     full._projects = answerer._projects  # the same projects, not loaded twice
-    line("* (every project)", [timed(lambda q=q: full.ask(q["question"], "*")) for q in everywhere[:10]])
+    line("* (every project)", [timed(lambda q=q: full.ask(q["question"], choice)) for q in everywhere[:10]])
     print(f"RSS {rss_mb():,.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB",
           flush=True)
-    recall(questions, by_name, answerer, full)
+    recall(questions, by_name, answerer, full, choice)
 
 
 def recall(questions: list[dict[str, Any]], by_name: dict[str, ProjectIndex], answerer: Answerer,
-           full: Answerer) -> None:
+           full: Answerer, choice: str | list[str]) -> None:
     lookup = Lookup({q["question"]: q["vector"] for q in questions})
     for index in by_name.values():
         index.embedder = lookup
@@ -133,7 +137,7 @@ def recall(questions: list[dict[str, Any]], by_name: dict[str, ProjectIndex], an
           f"Chroma HNSW {statistics.mean(hnsw):.4f} (query p50 {p(hnsw_ms, 0.5)} ms)", flush=True)
     kept, own = [], 0
     for q in questions[:30]:
-        routed, every = answerer.ask(q["question"], "*"), full.ask(q["question"], "*")
+        routed, every = answerer.ask(q["question"], choice), full.ask(q["question"], choice)
         wanted = {(s.project, s.path, s.start_line) for s in every.sources[:10]}
         kept.append(len(wanted & {(s.project, s.path, s.start_line) for s in routed.sources[:10]}) /
                     max(1, len(wanted)))
@@ -147,5 +151,8 @@ def overlap(found: np.ndarray, exact: np.ndarray) -> float:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if "OPENBLAS_NUM_THREADS" not in os.environ:  # one BLAS thread per call, as `ragqa serve` runs
+        os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                          HF_HUB_OFFLINE="1")
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     main()
