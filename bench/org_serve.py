@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--storage", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--everywhere", type=int, default=30, help="questions asked of `*`")
+    parser.add_argument("--fanouts", default="8,16", help="values of RAGQA_ALL_PROJECTS_FANOUT to measure")
     parser.add_argument("--only", type=int, default=0, help="the first N projects instead of `*`")
     args = parser.parse_args()
     questions = [json.loads(text) for text in (args.storage / "questions.jsonl").open()]
@@ -107,21 +108,31 @@ def main() -> None:
     answerer.ask(questions[0]["question"], questions[0]["project"])  # the model loaded
     line("one project", [timed(lambda q=q: answerer.ask(q["question"], q["project"])) for q in questions])
     everywhere = questions[: args.everywhere]
-    line("* (routed)", [timed(lambda q=q: answerer.ask(q["question"], choice)) for q in everywhere])
-    full = Answerer(settings.model_copy(update={"all_projects_fanout": 0}), llm=None)
-    full._projects = answerer._projects  # the same projects, not loaded twice
+    variants = {fanout: sharing(answerer, fanout) for fanout in map(int, args.fanouts.split(","))}
+    for fanout, variant in variants.items():
+        line(f"* (fan-out {fanout})", [timed(lambda q=q, v=variant: v.ask(q["question"], choice))
+                                       for q in everywhere])
+    full = sharing(answerer, 0)
     line("* (every project)", [timed(lambda q=q: full.ask(q["question"], choice)) for q in everywhere[:10]])
     print(f"RSS {rss_mb():,.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB",
           flush=True)
-    recall(questions, by_name, answerer, full, choice)
+    recall(questions, by_name, variants, full, choice)
 
 
-def recall(questions: list[dict[str, Any]], by_name: dict[str, ProjectIndex], answerer: Answerer,
+def sharing(answerer: Answerer, fanout: int) -> Answerer:
+    """Another answerer with this fan-out over the same loaded projects (not loaded twice)."""
+    other = Answerer(answerer.settings.model_copy(update={"all_projects_fanout": fanout}), llm=None)
+    other._projects = answerer._projects
+    return other
+
+
+def recall(questions: list[dict[str, Any]], by_name: dict[str, ProjectIndex], variants: dict[int, Answerer],
            full: Answerer, choice: str | list[str]) -> None:
     lookup = Lookup({q["question"]: q["vector"] for q in questions})
     for index in by_name.values():
         index.embedder = lookup
-    answerer.retriever.embedder = full.retriever.embedder = lookup  # type: ignore[assignment]
+    for variant in [*variants.values(), full]:
+        variant.retriever.embedder = lookup  # type: ignore[assignment]
     projected, hnsw, hnsw_ms = [], [], []
     for q in questions:
         index = by_name[q["project"]]
@@ -137,17 +148,25 @@ def recall(questions: list[dict[str, Any]], by_name: dict[str, ProjectIndex], an
         hnsw_ms.append((time.perf_counter() - started) * 1000)
         rows = {chunk_id: row for row, chunk_id in enumerate(index.memory.ids)}
         hnsw.append(overlap(np.array([rows[i] for i in found["ids"][0] if i in rows]), exact))
+    if not projected:
+        print("recall: no project is held in memory (RAGQA_MEMORY_SEARCH_MAX_CHUNKS), nothing to compare")
+        return
     print(f"recall@10 against exact, per project: projected scan {statistics.mean(projected):.4f}, "
           f"Chroma HNSW {statistics.mean(hnsw):.4f} (query p50 {p(hnsw_ms, 0.5)} ms)", flush=True)
-    kept, own = [], 0
-    for q in questions[:30]:
-        routed, every = answerer.ask(q["question"], choice), full.ask(q["question"], choice)
-        wanted = {(s.project, s.path, s.start_line) for s in every.sources[:10]}
-        kept.append(len(wanted & {(s.project, s.path, s.start_line) for s in routed.sources[:10]}) /
-                    max(1, len(wanted)))
-        own += any(source.project == q["project"] for source in routed.sources)
-    print(f"*: routed answers keep {statistics.mean(kept):.4f} of the full fan-out's top-10 sources; "
-          f"the asked chunk's own project is among the sources for {own} of {len(kept)}", flush=True)
+    every = {q["question"]: places(full.ask(q["question"], choice).sources) for q in questions[:30]}
+    for fanout, variant in variants.items():
+        kept, own = [], 0
+        for q in questions[:30]:
+            routed = variant.ask(q["question"], choice).sources
+            wanted = every[q["question"]]
+            kept.append(len(wanted & places(routed)) / max(1, len(wanted)))
+            own += any(source.project == q["project"] for source in routed)
+        print(f"* (fan-out {fanout}): keeps {statistics.mean(kept):.4f} of the full fan-out's top-10; "
+              f"the asked chunk's own project is among the sources for {own} of {len(kept)}", flush=True)
+
+
+def places(sources: list[Any]) -> set[tuple[str, str, int]]:
+    return {(source.project, source.path, source.start_line) for source in sources[:10]}
 
 
 def overlap(found: np.ndarray, exact: np.ndarray) -> float:
