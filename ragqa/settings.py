@@ -149,9 +149,10 @@ class Settings(BaseSettings):
         50_000, ge=0, description="With RAGQA_VECTOR_SEARCH=auto, projects up to this many chunks are "
                                   "searched exactly; larger ones with the projected scan.")
     all_projects_fanout: int = Field(
-        8, ge=0, description="A question to several projects (`*`) searches in full only this many of "
-                             "them by their best vector similarity, as many by their best BM25 score, "
-                             "and those that define a name the question gives (0: every project).")
+        16, ge=0, description="A question to several projects (`*`) searches in full only this many of "
+                             "them by their best vector similarity, as many by the question words they "
+                             "hold, and as many that define a name the question gives (0: every project; "
+                             "docs/scale.md has what 8 and 16 keep of the full search).")
     lease_ttl_s: float = Field(
         60.0, ge=1, description="An ingest's lease on its project in the store (renewed while it runs; "
                                 "taken over this long after its holder died).")
