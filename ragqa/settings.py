@@ -139,6 +139,20 @@ class Settings(BaseSettings):
     memory_search_max_chunks: int = Field(
         100_000, ge=0, description="Projects up to this many chunks are searched in memory (exact, "
                                    "no store round trip); larger ones through Chroma's HNSW index.")
+    vector_search: str = Field(
+        "auto", pattern=r"^(auto|exact|projected)$",
+        description="How a project held in memory is searched: 'exact' (every vector), 'projected' (a scan "
+                    "of the vectors projected on their 64 leading directions, the best 200 rescored "
+                    "exactly), or 'auto': exact up to RAGQA_EXACT_SEARCH_MAX_CHUNKS, projected above "
+                    "(docs/scale.md has the recall and time of each).")
+    exact_search_max_chunks: int = Field(
+        50_000, ge=0, description="With RAGQA_VECTOR_SEARCH=auto, projects up to this many chunks are "
+                                  "searched exactly; larger ones with the projected scan.")
+    all_projects_fanout: int = Field(
+        16, ge=0, description="A question to several projects (`*`) searches in full only this many of "
+                             "them by their best vector similarity, as many by the question words they "
+                             "hold, and as many that define a name the question gives (0: every project; "
+                             "docs/scale.md has what 8 and 16 keep of the full search).")
     lease_ttl_s: float = Field(
         60.0, ge=1, description="An ingest's lease on its project in the store (renewed while it runs; "
                                 "taken over this long after its holder died).")

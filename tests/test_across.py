@@ -13,6 +13,10 @@ import pytest
 from ragqa.answer import Answerer
 from ragqa.api import create_app
 from ragqa.ingest import Ingester, IngestRequest
+from ragqa.query import Query
+from ragqa.retrieve import ProjectIndex
+from ragqa.retrieve.across import route
+from ragqa.retrieve.retriever import embed_query
 from ragqa.settings import Settings
 from tests.conftest import GitRepo, run_cli
 from tests.live_server import LiveServer
@@ -113,3 +117,54 @@ def test_cli_http_and_chat_ask_across_projects(storage: Path, onnx_dir: Path) ->
         bad = httpx.post(f"{url}/ask", json={"question": "x?", "project": ["billing", "../etc"]}, timeout=60)
         assert bad.status_code == 400
 
+
+
+TOPICS = {  # project → what its one function does
+    "payments": "Charge a customer's credit card and return the receipt number.",
+    "shipping": "Book a courier pickup for a parcel at the warehouse dock.",
+    "auth": "Rotate a user's password and expire every open session.",
+    "weather": "Forecast the chance of rain for a city from radar images.",
+    "mailer": "Send the monthly newsletter to every subscribed reader.",
+    "inventory": "Count the pallets stacked in each aisle of the depot.",
+    "chess": "Castle the king with a rook when neither has moved yet.",
+    "music": "Transpose a guitar chord by a number of semitones.",
+    "garden": "Water the tomato plants when the soil moisture drops.",
+    "library": "Renew a borrowed book's loan for another three weeks.",
+}
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("many")
+    settings = _settings(root / "storage")
+    for name, doc in TOPICS.items():
+        function = "_".join(doc.lower().split()[:2])
+        code = f'"""The {name} service."""\n\n\ndef {function}(item):\n    """{doc}"""\n    return item\n'
+        repo = GitRepo(root / name)
+        repo.write(f"{name}/core.py", code).write("README.md", f"# {name.title()}\n\n{doc}\n")
+        repo.commit("initial")
+        Ingester(settings).ingest(IngestRequest(source=str(repo.root), name=name,
+                                                web_url=f"https://github.com/acme/{name}"))
+    return root / "storage"
+
+
+def _routed(answerer: Answerer, indexes: list[ProjectIndex], question: str) -> set[str]:
+    query = Query.parse(question, True)
+    vector = embed_query(answerer.retriever.embedder, query.text)
+    return {index.record.name for index in route(indexes, query, lambda _: vector, answerer.settings)}
+
+
+def test_a_question_to_many_small_projects_searches_only_the_likely_ones(many: Path) -> None:
+    routed = Answerer(_settings(many, all_projects_fanout=2), llm=None)
+    everyone = Answerer(_settings(many, all_projects_fanout=0), llm=None)
+    indexes = routed.projects_for("*")
+    assert len(indexes) == len(TOPICS)
+    for name, doc in TOPICS.items():
+        question = f"How do I {doc[0].lower()}{doc[1:].rstrip('.')}?"
+        chosen = _routed(routed, indexes, question)
+        assert name in chosen and len(chosen) <= 4  # two by similarity, two by BM25 (no code name)
+        answer, full = routed.ask(question, "*"), everyone.ask(question, "*")
+        assert answer.answered and answer.sources[0].project == name
+        assert [(s.project, s.path) for s in answer.sources[:3]] == \
+            [(s.project, s.path) for s in full.sources[:3]]
+    assert "chess" in _routed(routed, indexes, "What does `castle_the` return?")  # defines it

@@ -51,6 +51,9 @@ def test_projects_are_loaded_before_ready(storage: Path, choice: str, loaded: se
         assert checks == {"store": "ok", "embedder": "ok"}
         assert app.state.services.preloading is None  # ready only once nothing is loading
         assert set(app.state.services.answerer._projects) == loaded
+        if len(loaded) > 1:  # ready to route a question to every project (`*`) without a stall
+            assert all(cached.index.memory.search._projected is not None
+                       for cached in app.state.services.answerer._projects.values())
 
 
 def test_a_bad_preload_setting_is_refused() -> None:

@@ -47,12 +47,15 @@ from ragqa.index.chroma import get_collection, store_errors
 from ragqa.index.graph import build as build_graph
 from ragqa.index.graph import file_text
 from ragqa.index.lexical import tokenize
+from ragqa.index.vectors import choose
 from ragqa.links import permalink
 from ragqa.names import check_name
 from ragqa.prompting import ContextSource, count_tokens, pack, render_rerank
 from ragqa.query import Intent, Query
 from ragqa.retrieve import Filters, Passage, ProjectIndex, Reranker, Retrieval, Retriever
+from ragqa.retrieve.across import route
 from ragqa.retrieve.rerank import CrossEncoderReranker, LLMReranker
+from ragqa.retrieve.retriever import embed_query
 from ragqa.retrieve.usages import Relation
 from ragqa.settings import Settings
 
@@ -207,9 +210,11 @@ class Answerer:
 
     def _retrieve_across(self, indexes: list[ProjectIndex], query: Query, top_k: int,
                          filters: Filters | None) -> tuple[Retrieval, Settings]:
-        """Each project searched with its own (tuned) settings, then merged."""
+        """The likely projects (`ragqa.retrieve.across.route`) searched each with its own (tuned)
+        settings, then merged."""
         found = []
-        for index in indexes:
+        for index in route(indexes, query, lambda index: embed_query(
+                index.embedder or self.retriever.embedder, query.text), self.settings):
             if filters and filters.path_prefix and not index.has_prefix(filters.path_prefix):
                 continue
             retriever = self.retriever_for(index.record)
@@ -263,6 +268,8 @@ class Answerer:
         memory = None
         if record.chunk_count <= self.settings.memory_search_max_chunks:
             memory = self._snapshot(record, store)
+            memory.search.strategy = choose(len(memory.ids), self.settings.vector_search,
+                                            self.settings.exact_search_max_chunks)
         source = memory or store
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,

@@ -79,7 +79,9 @@ class Services:
         self.preloading = (0, len(records))
         for loaded, record in enumerate(records, 1):
             with contextlib.suppress(Exception):
-                self.answerer.project(record.name)
+                index = self.answerer.project(record.name)
+                if len(records) > 1 and index.memory is not None:
+                    index.memory.search.projection()  # ready to route a question to every project
             self.preloading = (loaded, len(records))
         self.preloading = None
 

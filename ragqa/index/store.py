@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from ragqa.chunking import Chunk
 from ragqa.index.lexical import LexicalDoc
+from ragqa.index.vectors import VectorIndex, unit
 
 _PAGE = 5_000
 
@@ -115,13 +116,15 @@ class ChunkStore:
 
 
 class ChunkStoreSnapshot:
-    """All of a project's live chunks and vectors held in memory: exact search in a millisecond
-    and no store round trip per question. Loaded once per project record."""
+    """All of a project's live chunks and vectors held in memory: search in a few milliseconds
+    (`search`: exact, or a projected scan for large projects — `ragqa.index.vectors`) and no
+    store round trip per question. Loaded once per project record."""
 
     def __init__(self, chunks: list[StoredChunk], vectors: npt.NDArray[np.float32]) -> None:
         self.ids = [chunk.id for chunk in chunks]
         self.chunks = {chunk.id: chunk for chunk in chunks}
         self.vectors = vectors
+        self.search = VectorIndex(vectors)
 
     @classmethod
     def load(cls, store: ChunkStore, ids: Sequence[str]) -> ChunkStoreSnapshot:
@@ -140,12 +143,9 @@ class ChunkStoreSnapshot:
         """The `count` chunks most similar to `vector` (cosine; stored vectors are normalised)."""
         if not self.ids:
             return []
-        query = np.asarray(vector, dtype=np.float32)
-        similarities = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
-        count = min(count, len(self.ids))
-        top = np.argpartition(-similarities, count - 1)[:count]
-        top = top[np.argsort(-similarities[top], kind="stable")]
-        return [(self.ids[row], float(similarities[row])) for row in top]
+        rows, similarities = self.search.nearest(unit(vector), count)
+        return [(self.ids[row], float(similarity))
+                for row, similarity in zip(rows, similarities, strict=True)]
 
 
 def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:

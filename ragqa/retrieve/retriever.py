@@ -23,6 +23,7 @@ running in another process never leaks half-written chunks into answers.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,12 @@ EVIDENCE_CANDIDATES = 30
 USAGE_LIFT = 3.0  # a usage question's lines from the graph outweigh dense and BM25 together
 TESTING_DOCS_LIFT = 1.3  # docs about testing, for a question on how to test one's own code
 FILE_LIFT = 0.5  # a file a report names or imports: its chunks × (1 + weight × strength × this)
+EMBEDDED_KEPT = 64  # question vectors kept (by model and text)
 _DOTTED, _PLAIN, _CAPITALISED = 1.0, 0.6, 0.4  # how strongly a name's definition is matched
+
+
+_embedded: dict[tuple[int, str], tuple[Embedder, tuple[float, ...]]] = {}
+_embedded_lock = threading.Lock()
 
 
 @dataclass
@@ -316,14 +322,25 @@ def _option_definitions(project: ProjectIndex, name: str, filters: Filters) -> l
 
 
 def embed_query(embedder: Embedder, text: str) -> list[float]:
-    """The question's vector; a failing model is a `ModelError` that names the model."""
+    """The question's vector; a failing model is a `ModelError` that names the model. The last
+    `EMBEDDED_KEPT` are kept, so a question to many projects in one vector space is embedded once."""
+    key = (id(embedder), text)  # the entry holds the embedder, so its id is not reused meanwhile
+    with _embedded_lock:
+        kept = _embedded.get(key)
+    if kept is not None and kept[0] is embedder:
+        return list(kept[1])
     try:
-        return embedder.embed_query(text)
+        vector = embedder.embed_query(text)
     except RagqaError:
         raise
     except Exception as error:
         raise ModelError(f"the embedding model ({embedder.name}) failed: {type(error).__name__}: "
                          f"{' '.join(str(error).split())[:200]}") from error
+    with _embedded_lock:
+        _embedded[key] = (embedder, tuple(vector))
+        while len(_embedded) > EMBEDDED_KEPT:
+            _embedded.pop(next(iter(_embedded)))
+    return vector
 
 
 def fuse(rankings: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float], rrf_k: int
