@@ -184,7 +184,7 @@ def ask(
     from ragqa.answer import Answerer
     from ragqa.retrieve import Filters
 
-    answerer = Answerer(settings)
+    answerer = Answerer(settings, catalogue=True)
     filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
     if not streamed:
         _print_answer(answerer.ask(question, chosen, top_k, filters), as_json)
@@ -260,7 +260,7 @@ def locate(
         from ragqa.answer import Answerer
         from ragqa.retrieve import Filters
 
-        answerer = Answerer(settings, llm=None)
+        answerer = Answerer(settings, llm=None, catalogue=True)
         names = _project_names(answerer, chosen)
         locations = [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
     if as_json:  # one object for one project, as before; a list for several

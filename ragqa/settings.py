@@ -256,6 +256,10 @@ class Settings(BaseSettings):
         return self.storage_dir / "graph"
 
     @property
+    def snapshot_dir(self) -> Path:
+        return self.storage_dir / "snapshot"
+
+    @property
     def locks_dir(self) -> Path:
         return self.storage_dir / "locks"
 

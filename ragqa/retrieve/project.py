@@ -21,6 +21,7 @@ from ragqa.index import (
 )
 from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import tokenize
+from ragqa.index.snapshot import ProjectSnapshot
 from ragqa.index.symbols import SymbolTable
 
 KindFilter = Literal["code", "docs"]
@@ -58,7 +59,7 @@ class ProjectIndex:
     file_kinds: dict[str, str]
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
-    memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
+    memory: ProjectSnapshot | ChunkStoreSnapshot | None = None  # all chunks and vectors (small enough)
     doc_chunks: set[str] = field(default_factory=set)  # code chunks that are mostly doc comment
     graph: CodeGraph | None = None  # who calls whom (`ragqa.index.graph`); None: not available
     embedder: Embedder | None = None  # the model of the project's vector space (else the retriever's)
@@ -72,7 +73,7 @@ class ProjectIndex:
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
-             memory: ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None,
+             memory: ProjectSnapshot | ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None,
              embedder: Embedder | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
