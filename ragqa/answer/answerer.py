@@ -336,7 +336,6 @@ class Answerer:
         lexical = self.lexical.update(
             record.collection, record.live_ids(), {}, None,
             fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
-        graph = self._graph(record, source)
         if memory is not None and not memory.verified():
             log.warning("snapshot of %s is damaged (%s); rebuilding it from the vector store",
                         record.name, getattr(memory, "problem", ""))
@@ -344,7 +343,8 @@ class Answerer:
             return self._open(record, snapshot=False)
         if started is not None:
             started.join()
-        return ProjectIndex.open(record, store, lexical, memory, graph, embedder)
+        return ProjectIndex.open(record, store, lexical, memory, lambda: self._graph(record, source),
+                                 embedder)
 
     def _collection(self, record: ProjectRecord) -> Any:
         collection = get_collection(self.client, record.collection)
