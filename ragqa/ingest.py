@@ -56,7 +56,7 @@ from ragqa.index import (
 )
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
 from ragqa.index.leases import Leases
-from ragqa.index.snapshot import SnapshotStore, read_back
+from ragqa.index.snapshot import SnapshotStore
 from ragqa.names import check_name
 from ragqa.settings import STORAGE_PARTS, Settings
 from ragqa.sources import (
@@ -321,7 +321,7 @@ class Ingester:
             fetch=lambda ids: [lexical_doc(stored) for stored in store.get(ids)])
         self._update_graph(snapshot, record, facts, reusable)
         if record.chunk_count <= self.settings.memory_search_max_chunks:  # what answering maps
-            read_back(self.snapshots, store, record.collection, record.live_ids(), record.stamp)
+            self.snapshots.stream(record.collection, record.live_ids(), record.stamp, store)
         self.registry.put(record)
         self.progress.note(f"committed {record.name} @ {record.commit[:12]}", verbose=True)
         self._collect_garbage(store, record, previous)

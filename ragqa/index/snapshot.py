@@ -21,7 +21,6 @@ rest of the project loads (`verified`).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from ragqa.index.store import ChunkStore, ChunkStoreSnapshot, StoredChunk
 log = logging.getLogger("ragqa.index")
 SNAPSHOT_FORMAT = "snap-1"
 PARTS = ("vectors.npy", "chunks.bin", "offsets.npy")
+_STREAM_PAGE = 2_000  # chunks read from the store at once while a snapshot is written
 _CRC_BLOCK = 1 << 24  # 16 MiB: zlib releases the interpreter lock while it sums a block
 
 
@@ -145,26 +145,68 @@ class SnapshotStore(CollectionFiles):
         for path in self.files(collection, live_ids, stamp).values():
             path.unlink(missing_ok=True)
 
-    def write(self, collection: str, live_ids: set[str], stamp: str, chunks: Sequence[StoredChunk],
-              vectors: npt.NDArray[np.float32]) -> bool:
-        """Write the snapshot of `chunks` (every live chunk, in id order) for the record `stamp`;
-        False when it cannot be written (a full or read-only disk: said once, served from memory)."""
+    def stream(self, collection: str, live_ids: set[str], stamp: str, store: ChunkStore) -> bool:
+        """Write the snapshot from the store a page of chunks at a time (the ingest's memory stays
+        flat); False when a chunk is missing or the files cannot be written."""
         files = self.files(collection, live_ids, stamp)
+        ids = sorted(live_ids)
+        temporary = {part: files[part].with_name(files[part].name + ".part") for part in PARTS}
         try:
             files["header"].parent.mkdir(parents=True, exist_ok=True)
-            sizes, crcs = _write_data(files, chunks, vectors)
-            for old in files["header"].parent.glob(f"{files['header'].name.split('.', 1)[0]}-*"):
-                if old not in files.values():  # another stamp's data (its readers keep their maps)
-                    old.unlink(missing_ok=True)
-            header = {"format": SNAPSHOT_FORMAT, "key": manifest_key(live_ids), "stamp": stamp,
-                      "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                      "ids": [chunk.id for chunk in chunks], "sizes": sizes, "crcs": crcs}
-            _atomic_write(files["header"], json.dumps(header, separators=(",", ":")).encode())
+            offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+            vectors: Any = None
+            crc, written = 0, 0
+            with open(temporary["chunks.bin"], "wb") as blob:
+                for start in range(0, len(ids), _STREAM_PAGE):
+                    page = ids[start:start + _STREAM_PAGE]
+                    found = {chunk.id: (chunk, vector)
+                             for chunk, vector in store.read(page, with_vectors=True)}
+                    if len(found) < len(page):
+                        return False
+                    for row, chunk_id in enumerate(page, start):
+                        chunk, vector = found[chunk_id]
+                        if vectors is None:
+                            vectors = np.lib.format.open_memmap(
+                                temporary["vectors.npy"], mode="w+", dtype=np.float32,
+                                shape=(len(ids), len(vector)))
+                        vectors[row] = vector
+                        data = json.dumps([chunk.text, chunk.metadata], separators=(",", ":")).encode()
+                        blob.write(data)
+                        crc = zlib.crc32(data, crc)
+                        written += len(data)
+                        offsets[row + 1] = written
+            if vectors is None:
+                vectors = np.lib.format.open_memmap(temporary["vectors.npy"], mode="w+", dtype=np.float32,
+                                                    shape=(0, 0))
+            dim = int(vectors.shape[1])
+            vectors.flush()
+            del vectors
+            with open(temporary["offsets.npy"], "wb") as stream:  # a name np.save leaves as it is
+                np.save(stream, offsets, allow_pickle=False)
+            sizes = {part: temporary[part].stat().st_size for part in PARTS}
+            crcs = {part: _crc(temporary[part]) for part in ("vectors.npy", "offsets.npy")}
+            crcs["chunks.bin"] = crc
+            for part in PARTS:
+                os.replace(temporary[part], files[part])
+            self._commit(files, live_ids, stamp, ids, dim, sizes, crcs)
             return True
         except OSError as error:
             log.warning("snapshot %s cannot be written (%s); answering from memory",
                         files["header"], _describe(error))
             return False
+        finally:
+            for path in temporary.values():
+                path.unlink(missing_ok=True)
+
+    def _commit(self, files: dict[str, Path], live_ids: set[str], stamp: str, ids: list[str], dim: int,
+                sizes: dict[str, int], crcs: dict[str, int]) -> None:
+        """Write the header (the commit point) and remove another stamp's data files."""
+        header = {"format": SNAPSHOT_FORMAT, "key": manifest_key(live_ids), "stamp": stamp, "dim": dim,
+                  "ids": ids, "sizes": sizes, "crcs": crcs}
+        _atomic_write(files["header"], json.dumps(header, separators=(",", ":")).encode())
+        for old in files["header"].parent.glob(f"{files['header'].name.split('.', 1)[0]}-*"):
+            if old not in files.values():  # another stamp's data (its readers keep their maps)
+                old.unlink(missing_ok=True)
 
 
 class _Outdated(ValueError):
@@ -225,23 +267,6 @@ def _crc(path: Path) -> int:
     return crc
 
 
-def _write_data(files: dict[str, Path], chunks: Sequence[StoredChunk], vectors: npt.NDArray[np.float32]
-                ) -> tuple[dict[str, int], dict[str, int]]:
-    records = [json.dumps([chunk.text, chunk.metadata], separators=(",", ":")).encode() for chunk in chunks]
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([len(record) for record in records], out=offsets[1:])
-    parts: dict[str, bytes] = {"chunks.bin": b"".join(records)}
-    for part, array in (("vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32)),
-                        ("offsets.npy", offsets)):
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        parts[part] = buffer.getvalue()
-    for part, data in parts.items():
-        _atomic_write(files[part], data)
-    return ({part: len(data) for part, data in parts.items()},
-            {part: zlib.crc32(data) for part, data in parts.items()})
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     """Readers see the old file or the new one, never half of one."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -260,14 +285,16 @@ def _describe(error: Exception) -> str:
 
 
 def read_back(snapshots: SnapshotStore, store: ChunkStore, collection: str, live_ids: set[str],
-              stamp: str) -> ChunkStoreSnapshot:
-    """Every live chunk read back from the store, and its snapshot written when none is missing
-    (read once more first: another process may be writing at that moment)."""
+              stamp: str) -> ProjectSnapshot | ChunkStoreSnapshot:
+    """The project's chunks read back from the store into a new snapshot, a page at a time, then
+    mapped; when some are missing (another process writing at that moment, or lost) or the files
+    cannot be written, read once more into memory and served from there."""
+    if snapshots.stream(collection, live_ids, stamp, store):
+        mapped = snapshots.open(collection, live_ids, stamp)
+        if mapped is not None:
+            return mapped
     ids = sorted(live_ids)
     memory = ChunkStoreSnapshot.load(store, ids)
     if len(memory.ids) < len(ids):
         memory = ChunkStoreSnapshot.load(store, ids)
-    if len(memory.ids) == len(ids):
-        snapshots.write(collection, live_ids, stamp, [memory.chunks[chunk_id] for chunk_id in ids],
-                        memory.vectors)
     return memory
