@@ -98,6 +98,11 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
             sequential.append(time.perf_counter() - asked)
         print(f"sequential: {len(sequential)} answers, p50 {statistics.median(sequential) * 1000:.1f} ms, "
               f"p95 {percentile(sequential, 0.95) * 1000:.1f} ms")
+        if args.workers > 1:  # every worker has answered (and built its graph) by now, most likely
+            await asyncio.gather(*(http.post("/locate", json={**body, "text": question})
+                                   for question in questions[:8]))
+        print("after them:")
+        print_memory(_family(pid))
     for count in [int(part) for part in args.clients.split(",") if part]:
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
