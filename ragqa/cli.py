@@ -31,7 +31,7 @@ from ragqa.settings import Settings
 if TYPE_CHECKING:
     from ragqa.answer import Answerer
     from ragqa.checks import CheckResult
-    from ragqa.contract import Answer, Location
+    from ragqa.contract import Answer
     from ragqa.drift import Drift
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
@@ -169,21 +169,7 @@ def ask(
     remote = quick.remote_for(place, verbose)
     if remote is None or not quick.ask_remotely(remote, place, question, chosen, top_k, path, only,
                                                 as_json, verbose):
-        ask_in_process(question, chosen, top_k, path, only, as_json, settings)
-
-
-def ask_in_process(question: str, chosen: str | list[str] | None, top_k: int | None, path: str | None,
-                   only: str | None, as_json: bool, settings: Settings | None = None) -> None:
-    """Answer in this process and print the answer (streamed on a terminal, unless `as_json`)."""
-    from ragqa.answer import Answerer
-    from ragqa.retrieve import Filters
-
-    answerer = Answerer(settings or Settings(), catalogue=True)
-    filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
-    if as_json or not quick.is_terminal(sys.stdout):
-        quick.print_answer(answerer.ask(question, chosen, top_k, filters), as_json)
-        return
-    quick.stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
+        quick.ask_in_process(question, chosen, top_k, path, only, as_json, settings)
 
 
 def _place(settings: Settings) -> quick.Place:
@@ -217,19 +203,8 @@ def locate(
         if remote is not None:
             locations = quick.locate_remotely(remote, place, text, chosen, top_k, path, verbose)
     if locations is None:
-        locations = locate_in_process(text, chosen, top_k, path, settings)
+        locations = quick.locate_in_process(text, chosen, top_k, path, settings)
     quick.print_locations(locations, as_json, functions)
-
-
-def locate_in_process(text: str, chosen: str | list[str] | None, top_k: int, path: str | None,
-                      settings: Settings | None = None) -> list[Location]:
-    """Each chosen project's location, searched in this process."""
-    from ragqa.answer import Answerer
-    from ragqa.retrieve import Filters
-
-    answerer = Answerer(settings or Settings(), llm=None, catalogue=True)
-    names = _project_names(answerer, chosen)
-    return [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
 
 
 def _chosen(project: list[str] | None) -> str | list[str] | None:
@@ -240,13 +215,6 @@ def _chosen(project: list[str] | None) -> str | list[str] | None:
         if name != "*":
             check_name(name)
     return project[0] if project and len(project) == 1 else project or None
-
-
-def _project_names(answerer: Answerer, chosen: str | list[str] | None) -> list[str | None]:
-    """One project name per search, for commands that search projects one at a time."""
-    if chosen is None or (isinstance(chosen, str) and chosen != "*"):
-        return [chosen]
-    return [index.record.name for index in answerer.projects_for(chosen)]
 
 
 @app.command("eval")

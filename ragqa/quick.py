@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 from ragqa.errors import RagqaError
 
 if TYPE_CHECKING:
+    from ragqa.answer import Answerer
     from ragqa.contract import Answer, AnswerEvent, Location
     from ragqa.remote import RemoteAnswerer
+    from ragqa.settings import Settings
 
 REMOTE_TIMEOUT_S = 120.0
 _VALUE_OPTIONS = {"ask": ("--project", "--top-k", "--path", "--only"),
@@ -246,6 +248,42 @@ def first_token(*lists: str | None) -> str | None:
     return None
 
 
+# --- answering in this process, shared with ragqa.cli --------------------------------------
+
+def ask_in_process(question: str, chosen: str | list[str] | None, top_k: int | None, path: str | None,
+                   only: str | None, as_json: bool, settings: Settings | None = None) -> None:
+    """Answer in this process and print the answer (streamed on a terminal, unless `as_json`)."""
+    from ragqa.answer import Answerer
+    from ragqa.retrieve import Filters
+    from ragqa.settings import Settings
+
+    answerer = Answerer(settings or Settings(), catalogue=True)
+    filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
+    if as_json or not is_terminal(sys.stdout):
+        print_answer(answerer.ask(question, chosen, top_k, filters), as_json)
+        return
+    stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
+
+
+def locate_in_process(text: str, chosen: str | list[str] | None, top_k: int, path: str | None,
+                      settings: Settings | None = None) -> list[Location]:
+    """Each chosen project's location, searched in this process."""
+    from ragqa.answer import Answerer
+    from ragqa.retrieve import Filters
+    from ragqa.settings import Settings
+
+    answerer = Answerer(settings or Settings(), llm=None, catalogue=True)
+    names = project_names(answerer, chosen)
+    return [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
+
+
+def project_names(answerer: Answerer, chosen: str | list[str] | None) -> list[str | None]:
+    """One project name per search, for commands that search projects one at a time."""
+    if chosen is None or (isinstance(chosen, str) and chosen != "*"):
+        return [chosen]
+    return [index.record.name for index in answerer.projects_for(chosen)]
+
+
 # --- the fast path ------------------------------------------------------------------------------
 
 class _Unsure(Exception):
@@ -317,8 +355,6 @@ def _run(command: str, args: argparse.Namespace, chosen: str | list[str] | None,
     if command == "ask":
         if remote is None or not ask_remotely(remote, place, text, chosen, args.top_k, args.path,
                                               args.only, args.as_json, args.verbose):
-            from ragqa.cli import ask_in_process
-
             ask_in_process(text, chosen, args.top_k, args.path, args.only, args.as_json)
         return
     assert chosen is None or isinstance(chosen, str)
@@ -326,8 +362,6 @@ def _run(command: str, args: argparse.Namespace, chosen: str | list[str] | None,
     locations = locate_remotely(remote, place, text, chosen, top_k, args.path, args.verbose) \
         if remote is not None else None
     if locations is None:
-        from ragqa.cli import locate_in_process
-
         locations = locate_in_process(text, chosen, top_k, args.path)
     print_locations(locations, args.as_json, args.functions)
 
