@@ -5,8 +5,10 @@
 Uses an index built beforehand (`ragqa ingest`), asks every question of the question file
 (default: examples/questions/psf__requests.jsonl) `--rounds` times through one warm `Answerer`
 (model loaded, as in `ragqa serve`) and prints p50/p95/max of the total and of each stage, then
-times fresh `ragqa ask` processes: answering in their own process (start-up, store, model and
+times fresh `ragqa ask` processes (`--fresh` of each, wall and CPU time — on a shared machine
+the CPU time is the steadier figure): answering in their own process (start-up, store, model and
 project loads included), and through a `ragqa serve` of the same storage (started here).
+`--rounds 0` times the fresh processes only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -37,11 +40,16 @@ def main() -> None:
     parser.add_argument("--storage", type=Path, required=True)
     parser.add_argument("--project", required=True)
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="warm asks per question (0: fresh asks only)")
+    parser.add_argument("--fresh", type=int, default=5, help="fresh `ragqa ask` processes per path")
     args = parser.parse_args()
     settings = Settings(storage_dir=args.storage, llm="none", _env_file=None)  # type: ignore[call-arg]
     questions = [question.question for question in load(args.questions).questions]
 
+    env = {**os.environ, "RAGQA_STORAGE_DIR": str(args.storage), "RAGQA_LLM": "none"}
+    if args.rounds == 0:  # the fresh processes only
+        fresh(env, questions[0], args)
+        return
     answerer = Answerer(settings)
     started = time.perf_counter()
     answerer.ask(questions[0], args.project)
@@ -60,25 +68,34 @@ def main() -> None:
     for stage, values in stages.items():
         print(f"  {stage:>8}: {summary([float(v) for v in values])}")
 
-    env = {**os.environ, "RAGQA_STORAGE_DIR": str(args.storage), "RAGQA_LLM": "none"}
+    fresh(env, questions[0], args)
+
+
+def fresh(env: dict[str, str], question: str, args: argparse.Namespace) -> None:
     print(f"fresh `ragqa ask` in its own process: "
-          f"{fresh_asks({**env, 'RAGQA_SERVER': 'off'}, questions[0], args.project, 3)}")
+          f"{fresh_asks({**env, 'RAGQA_SERVER': 'off'}, question, args.project, args.fresh)}")
     with serving(env, args.storage):
-        print(f"fresh `ragqa ask` through `ragqa serve`: {fresh_asks(env, questions[0], args.project, 5)}")
+        print(f"fresh `ragqa ask` through `ragqa serve`: "
+              f"{fresh_asks(env, question, args.project, args.fresh)}")
 
 
 def fresh_asks(env: dict[str, str], question: str, project: str, times: int) -> str:
     """Wall time of `times` fresh `ragqa ask --json -v` processes (min and median) and the path
     that answered (stderr of `-v`)."""
     walls: list[float] = []
+    cpus: list[float] = []
     said = ""
     for _ in range(times):
         started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-m", "ragqa", "ask", question, "--project", project,
                                "--json", "-v"], env=env, capture_output=True, text=True, check=True)
         walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         said = done.stderr.strip().splitlines()[-1]
-    return f"min {min(walls):.2f} s, median {statistics.median(walls):.2f} s wall ({said})"
+    return (f"min {min(walls):.2f} s, median {statistics.median(walls):.2f} s wall; CPU time median "
+            f"{statistics.median(cpus):.2f} s ({said})")
 
 
 @contextlib.contextmanager

@@ -53,6 +53,19 @@ def rss_kb(pids: list[int]) -> int:
     return total
 
 
+def smaps_kb(pid: int) -> dict[str, int]:
+    """A process's memory from /proc/<pid>/smaps_rollup (kB): Rss, Pss, Shared (clean + dirty)
+    and Private (clean + dirty, the USS); empty when the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in lines[1:] if line.endswith("kB")}
+    return {"Rss": fields.get("Rss", 0), "Pss": fields.get("Pss", 0),
+            "Shared": fields.get("Shared_Clean", 0) + fields.get("Shared_Dirty", 0),
+            "Private": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -7,7 +7,8 @@
     python bench/scale.py ... --env RAGQA_MAX_CONCURRENT_ANSWERS=1      # any server setting
 
 Prints: the first ingest's time, chunks/s and peak RSS (when `--repo` is given and the project is
-not there yet); `ragqa serve`'s cold start (to /readyz ready, then the first answer); sequential
+not there yet); `ragqa serve`'s cold start (to /readyz ready, then the first answer) and each
+server process's RSS, PSS, shared and private memory (`--clients ""` stops there); sequential
 p50/p95 over the question set; for each client count, answers/s, errors, p50/p95 and the
 server's RSS (all worker processes together). Extractive answers, rate limit off, loopback.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.load import DEFAULT_QUESTIONS, client, free_port, percentile, rss_kb, wait_until_ready
+from bench.load import DEFAULT_QUESTIONS, client, free_port, percentile, rss_kb, smaps_kb, wait_until_ready
 
 
 def main() -> None:
@@ -87,8 +88,9 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
         first_started = time.perf_counter()
         await http.post("/ask", json={**body, "question": questions[0]})
         first = time.perf_counter() - first_started
-        print(f"cold start: ready in {ready:.1f} s, then the first answer in {first * 1000:.0f} ms; "
+        print(f"cold start: ready in {ready:.2f} s, then the first answer in {first * 1000:.0f} ms; "
               f"server RSS {rss_kb(_family(pid)) / 1024:.0f} MB")
+        print_memory(_family(pid))
         sequential = []
         for question in questions[1:]:
             asked = time.perf_counter()
@@ -96,7 +98,12 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
             sequential.append(time.perf_counter() - asked)
         print(f"sequential: {len(sequential)} answers, p50 {statistics.median(sequential) * 1000:.1f} ms, "
               f"p95 {percentile(sequential, 0.95) * 1000:.1f} ms")
-    for count in [int(part) for part in args.clients.split(",")]:
+        if args.workers > 1:  # every worker has answered (and built its graph) by now, most likely
+            await asyncio.gather(*(http.post("/locate", json={**body, "text": question})
+                                   for question in questions[:8]))
+        print("after them:")
+        print_memory(_family(pid))
+    for count in [int(part) for part in args.clients.split(",") if part]:
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
             latencies: list[float] = []
@@ -110,6 +117,18 @@ async def measure(url: str, pid: int, started: float, args: argparse.Namespace) 
               f"p50 {statistics.median(latencies) * 1000:6.0f} ms, "
               f"p95 {percentile(latencies, 0.95) * 1000:6.0f} ms, "
               f"server RSS {rss_kb(_family(pid)) / 1024:.0f} MB", flush=True)
+
+
+def print_memory(pids: list[int]) -> None:
+    """Each process's RSS, PSS (shared pages split among their users), shared and private memory,
+    and the sums: what `--workers N` costs beyond one worker is in PSS and private, not RSS."""
+    total = {"Rss": 0, "Pss": 0, "Shared": 0, "Private": 0}
+    for pid in pids:
+        memory = smaps_kb(pid)
+        for key in total:
+            total[key] += memory.get(key, 0)
+        print(f"  pid {pid}: " + ", ".join(f"{key} {value / 1024:.0f} MB" for key, value in memory.items()))
+    print("  all:  " + ", ".join(f"{key} {value / 1024:.0f} MB" for key, value in total.items()))
 
 
 def _family(pid: int) -> list[int]:

@@ -1,3 +1,3 @@
-from ragqa.cli import main
+from ragqa.quick import main
 
 main()

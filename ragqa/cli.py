@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,15 +23,15 @@ from rich.progress import (
 from rich.progress import Progress as RichBars
 from rich.table import Table
 
+from ragqa import quick
 from ragqa.errors import RagqaError
-from ragqa.inputs import read_stdin
 from ragqa.logs import configure as configure_logging
 from ragqa.settings import Settings
 
 if TYPE_CHECKING:
     from ragqa.answer import Answerer
     from ragqa.checks import CheckResult
-    from ragqa.contract import Answer, AnswerEvent, Location
+    from ragqa.contract import Answer
     from ragqa.drift import Drift
     from ragqa.evaluation import Report
     from ragqa.remote import RemoteAnswerer
@@ -165,75 +164,18 @@ def ask(
         raise typer.BadParameter("must be 'code' or 'docs'", param_hint="--only")
     chosen = _chosen(project)
     settings = Settings()
-    question = _text_argument(question, settings.max_question_chars)
-    streamed = not as_json and out.is_terminal
-    remote = _remote(settings, verbose)
-    if remote is not None:
-        try:  # a refused request raises before any output, so the fallback prints alone
-            events = remote.stream(question, chosen, top_k, path, only) if streamed else None
-            answer = None if streamed else remote.ask(question, chosen, top_k, path, only)
-        except RagqaError as error:
-            _fell_back(settings, remote.server, error, verbose)
-        else:
-            _said(verbose, f"answered by {remote.server}")
-            if events is not None:
-                _stream_to_terminal(events)
-            elif answer is not None:
-                _print_answer(answer, as_json)
-            return
-    from ragqa.answer import Answerer
-    from ragqa.retrieve import Filters
-
-    answerer = Answerer(settings)
-    filters = Filters(path_prefix=path, kind=only)  # type: ignore[arg-type]
-    if not streamed:
-        _print_answer(answerer.ask(question, chosen, top_k, filters), as_json)
-        return
-    _stream_to_terminal(answerer.stream(question, chosen, top_k, filters))
+    question = quick.text_argument(question, settings.max_question_chars)
+    place = _place(settings)
+    remote = quick.remote_for(place, verbose)
+    if remote is None or not quick.ask_remotely(remote, place, question, chosen, top_k, path, only,
+                                                as_json, verbose):
+        quick.ask_in_process(question, chosen, top_k, path, only, as_json, settings)
 
 
-def _print_answer(answer: Answer, as_json: bool) -> None:
-    print(answer.model_dump_json() if as_json else answer.answer + _closest(answer) + _late(answer))
-
-
-def _remote(settings: Settings, verbose: bool) -> RemoteAnswerer | None:
-    """The server `ask` and `locate` use (RAGQA_SERVER, else the one advertised in the storage
-    folder), or None to answer in this process; `-v` says which and why."""
-    from ragqa.remote import RemoteAnswerer, discover
-
-    found = discover(settings.storage_dir, settings.server)
-    if found.url is None:
-        _said(verbose, f"answering in this process: {found.why}")
-        return None
-    _said(verbose, f"asking {found.url} ({found.why})")
-    return RemoteAnswerer(found.url, _cli_token(settings), timeout=REMOTE_TIMEOUT_S)
-
-
-def _cli_token(settings: Settings) -> str | None:
-    """RAGQA_TOKEN, else the first of the settings' ask tokens, else of its admin tokens."""
-    if os.environ.get("RAGQA_TOKEN"):
-        return os.environ["RAGQA_TOKEN"]
-    for tokens in (settings.ask_tokens, settings.admin_tokens):
-        first = next((t.strip() for t in (tokens.get_secret_value() if tokens else "").split(",")
-                      if t.strip()), None)
-        if first:
-            return first
-    return None
-
-
-def _fell_back(settings: Settings, server: str, error: RagqaError, verbose: bool) -> None:
-    """A server that fails or refuses: answer in this process instead (a refused connection to
-    an advertised server also removes its stale server.json)."""
-    from ragqa.remote import ServerUnreachableError, forget
-
-    if isinstance(error, ServerUnreachableError) and not settings.server:
-        forget(settings.storage_dir, server)
-    _said(verbose, f"answering in this process: {error}")
-
-
-def _said(verbose: bool, message: str) -> None:
-    if verbose:
-        err.print(message, style="dim", markup=False, highlight=False)
+def _place(settings: Settings) -> quick.Place:
+    tokens = (settings.ask_tokens, settings.admin_tokens)
+    return quick.Place(settings.storage_dir, settings.server,
+                       quick.first_token(*(token.get_secret_value() if token else None for token in tokens)))
 
 
 @app.command()
@@ -253,40 +195,16 @@ def locate(
     """Where to change the code for an issue or a traceback: files, then functions, with reasons."""
     chosen = _chosen(project)
     settings = Settings()
-    text = _text_argument(text, settings.max_question_chars)
-    locations = _located_remotely(settings, text, chosen, top_k, path, verbose) \
-        if chosen is None or (isinstance(chosen, str) and chosen != "*") else None
+    text = quick.text_argument(text, settings.max_question_chars)
+    locations = None
+    if chosen is None or (isinstance(chosen, str) and chosen != "*"):
+        place = _place(settings)
+        remote = quick.remote_for(place, verbose)
+        if remote is not None:
+            locations = quick.locate_remotely(remote, place, text, chosen, top_k, path, verbose)
     if locations is None:
-        from ragqa.answer import Answerer
-        from ragqa.retrieve import Filters
-
-        answerer = Answerer(settings, llm=None)
-        names = _project_names(answerer, chosen)
-        locations = [answerer.locate(text, name, top_k, Filters(path_prefix=path)) for name in names]
-    if as_json:  # one object for one project, as before; a list for several
-        print(locations[0].model_dump_json() if len(locations) == 1 else
-              "[" + ",".join(location.model_dump_json() for location in locations) + "]")
-        return
-    for location in locations:
-        if len(locations) > 1:
-            print(f"## {location.project}")
-        _print_location(location, functions)
-
-
-def _located_remotely(settings: Settings, text: str, chosen: str | None, top_k: int, path: str | None,
-                      verbose: bool) -> list[Location] | None:
-    """One project's location from the server, or None to search in this process. Several
-    projects are searched in this process: `POST /locate` takes one project."""
-    remote = _remote(settings, verbose)
-    if remote is None:
-        return None
-    try:
-        location = remote.locate(text, chosen, top_k, path)
-    except RagqaError as error:
-        _fell_back(settings, remote.server, error, verbose)
-        return None
-    _said(verbose, f"answered by {remote.server}")
-    return [location]
+        locations = quick.locate_in_process(text, chosen, top_k, path, settings)
+    quick.print_locations(locations, as_json, functions)
 
 
 def _chosen(project: list[str] | None) -> str | list[str] | None:
@@ -297,95 +215,6 @@ def _chosen(project: list[str] | None) -> str | list[str] | None:
         if name != "*":
             check_name(name)
     return project[0] if project and len(project) == 1 else project or None
-
-
-def _project_names(answerer: Answerer, chosen: str | list[str] | None) -> list[str | None]:
-    """One project name per search, for commands that search projects one at a time."""
-    if chosen is None or (isinstance(chosen, str) and chosen != "*"):
-        return [chosen]
-    return [index.record.name for index in answerer.projects_for(chosen)]
-
-
-def _text_argument(value: str, limit: int) -> str:
-    """The argument, or stdin's text for `-` (see `ragqa.inputs.read_stdin`)."""
-    if value != "-":
-        return value
-    if sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
-        err.print("Paste the text, then press Ctrl-D.", style="dim")
-    return read_stdin(limit)
-
-
-def _print_location(location: Location, functions: bool = False) -> None:
-    read = location.read
-    if read.tracebacks or read.errors:
-        traces = f"{read.tracebacks} traceback{'s' * (read.tracebacks != 1)}"
-        seen = [f"{traces} ({read.frames_in_project} of {read.frames} frames in the project)"] \
-            if read.tracebacks else []
-        seen += [f"error {error!r}" for error in read.errors[:2]]
-        err.print("read: " + "; ".join(seen), style="dim", markup=False, highlight=False)
-    if functions:
-        _print_functions(location)
-        return
-    if not location.files:
-        print("No file matches.")
-    for rank, found in enumerate(location.files, 1):
-        print(f"{rank}. {found.path} — {'; '.join(found.reasons[:2])}")
-        for symbol in found.symbols:
-            why = f" — {'; '.join(symbol.reasons[:2])}" if symbol.reasons else ""
-            print(f"   {symbol.name} ({symbol.kind}, lines {symbol.start_line}–{symbol.end_line}){why}")
-            print(f"     {symbol.url}")
-    err.print(f"{location.project} @ {location.commit[:12]} · {location.timings_ms.get('total', 0)} ms",
-              style="dim", highlight=False)
-
-
-def _print_functions(location: Location) -> None:
-    if not location.functions:
-        print("No function matches.")
-    for rank, hit in enumerate(location.functions, 1):
-        why = f" — {'; '.join(hit.reasons[:2])}" if hit.reasons else ""
-        print(f"{rank}. {hit.name} ({hit.kind}, {hit.path}:{hit.start_line}–{hit.end_line}){why}")
-        print(f"   {hit.url}")
-    err.print(f"{location.project} @ {location.commit[:12]} · {location.timings_ms.get('total', 0)} ms",
-              style="dim", highlight=False)
-
-
-def _late(answer: Answer) -> str:
-    """One line when a newer commit of the project's branch is known and not indexed yet."""
-    from ragqa.contract import behind_line
-
-    return f"\n\n_{behind_line(answer.commit, answer.behind)}_" if answer.behind else ""
-
-
-def _closest(answer: Answer) -> str:
-    """After "Hmm, I'm not sure.": where ragqa looked, so the reader can check for themselves."""
-    if answer.answered or not answer.sources:
-        return ""
-    lines = "\n".join(f"- {s.path}#L{s.start_line}-L{s.end_line} ({s.url})" for s in answer.sources[:5])
-    return f"\n\nThe closest passages it found:\n{lines}"
-
-
-def _stream_to_terminal(events: Iterator[AnswerEvent]) -> None:
-    """Render the answer as Markdown while it arrives, then a one-line footer."""
-    from rich.live import Live
-    from rich.markdown import Markdown
-
-    text = ""
-    with Live(Markdown(text), console=out, refresh_per_second=8, vertical_overflow="visible") as live:
-        for event in events:
-            if event.kind == "delta":
-                text += event.text
-                live.update(Markdown(text))
-            elif event.answer is not None:
-                live.update(Markdown(event.answer.answer + _closest(event.answer) + _late(event.answer)))
-                _footer(event.answer)
-
-
-def _footer(answer: Answer) -> None:
-    removed = f" · {len(answer.links_removed)} invented links removed" if answer.links_removed else ""
-    where = ", ".join(f"{name} @ {commit[:12]}" for name, commit in answer.projects.items()) or \
-        f"{answer.project} @ {answer.commit[:12]}"
-    err.print(f"{where} · {answer.model} · "
-              f"{answer.timings_ms.get('total', 0)} ms{removed}", style="dim", highlight=False)
 
 
 @app.command("eval")

@@ -51,6 +51,10 @@ class Heads:
     def get(self, project: str) -> Head | None:
         return self._heads.get(project)
 
+    def all_raw(self) -> dict[str, str]:
+        """Every project's head as stored (JSON), for the catalogue."""
+        return dict(self._heads.find_raw())
+
     def put(self, project: str, head: Head) -> None:
         self._heads.put(project, head, {"commit": head.commit})
 

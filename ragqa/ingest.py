@@ -56,6 +56,7 @@ from ragqa.index import (
 )
 from ragqa.index.chroma import delete_collection, get_collection, get_or_create_collection
 from ragqa.index.leases import Leases
+from ragqa.index.snapshot import SnapshotStore
 from ragqa.names import check_name
 from ragqa.settings import STORAGE_PARTS, Settings
 from ragqa.sources import (
@@ -175,6 +176,7 @@ class Ingester:
         self.leases = Leases(self.client, settings.lease_ttl_s)
         self.lexical = LexicalStore(settings.lexical_dir)
         self.graph = GraphStore(settings.graph_dir)
+        self.snapshots = SnapshotStore(settings.snapshot_dir)
 
     def ingest(self, request: IngestRequest, policy: SourcePolicy | None = None) -> IngestSummary:
         """Index `request.source` as a new project or bring an existing one up to date.
@@ -287,6 +289,7 @@ class Ingester:
                 delete_collection(self.client, collection)
                 self.lexical.drop(collection)
                 self.graph.drop(collection)
+                self.snapshots.drop(collection)
             shutil.rmtree(self.settings.repos_dir / mirror_name(name), ignore_errors=True)
 
     def _index(self, snapshot: Snapshot, record: ProjectRecord, previous: ProjectRecord | None,
@@ -317,6 +320,8 @@ class Ingester:
             reusable.live_ids() if reusable else None,
             fetch=lambda ids: [lexical_doc(stored) for stored in store.get(ids)])
         self._update_graph(snapshot, record, facts, reusable)
+        if record.chunk_count <= self.settings.memory_search_max_chunks:  # what answering maps
+            self.snapshots.stream(record.collection, record.live_ids(), record.stamp, store)
         self.registry.put(record)
         self.progress.note(f"committed {record.name} @ {record.commit[:12]}", verbose=True)
         self._collect_garbage(store, record, previous)
@@ -491,11 +496,13 @@ class Ingester:
             delete_collection(self.client, previous.collection)
             self.lexical.drop(previous.collection)
             self.graph.drop(previous.collection)
+            self.snapshots.drop(previous.collection)
         keep = [record.live_ids()]
         if previous is not None and previous.collection == record.collection:
             keep.append(previous.live_ids())  # for readers still holding the previous record
         self.lexical.prune(record.collection, keep)
         self.graph.prune(record.collection, keep)
+        self.snapshots.prune(record.collection, keep)
 
     def _new_record(self, request: IngestRequest, name: str, ref: str | None, source: str,
                     kind: str, previous: ProjectRecord | None, space: str | None) -> ProjectRecord:

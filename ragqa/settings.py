@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragqa import languages
+from ragqa.places import MAX_QUESTION_CHARS, STORAGE_MARKER, STORAGE_PARTS, find_storage
+
+__all__ = ["STORAGE_MARKER", "STORAGE_PARTS", "Settings", "find_storage"]
 
 
 class Settings(BaseSettings):
@@ -201,7 +204,8 @@ class Settings(BaseSettings):
                                     "question, 6 bytes a character as JSON escapes can take, + 64 KiB).")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest a request body may take to arrive (408).")
     max_question_chars: int = Field(
-        64_000, ge=10, description="Longest question: a pasted issue, traceback or log is normal input.")
+        MAX_QUESTION_CHARS, ge=10,
+        description="Longest question: a pasted issue, traceback or log is normal input.")
     max_input_file_bytes: int = Field(
         1_000_000, ge=1_024, description="Largest checks or question-set file `ragqa check`/`eval` read.")
     allowed_git_hosts: str = Field(
@@ -270,27 +274,12 @@ class Settings(BaseSettings):
         return self.storage_dir / "graph"
 
     @property
+    def snapshot_dir(self) -> Path:
+        return self.storage_dir / "snapshot"
+
+    @property
     def locks_dir(self) -> Path:
         return self.storage_dir / "locks"
-
-
-STORAGE_PARTS = ("chroma", "lexical", "repos", "locks", "models")
-STORAGE_MARKER = ".ragqa"  # a folder named storage/ holding this file is a ragqa storage
-
-
-def find_storage(start: Path) -> Path:
-    """Where ragqa keeps its data when RAGQA_STORAGE_DIR is not set: a `storage/` folder that holds
-    a ragqa index (or its `.ragqa` marker) in `start` or one of its parents (as git finds `.git`),
-    else the user's data folder (`~/.local/share/ragqa` on Linux, `~/Library/Application
-    Support/ragqa` on macOS)."""
-    for folder in (start, *start.parents):
-        candidate = folder / "storage"
-        marked = (candidate / STORAGE_MARKER).is_file()
-        if marked or any((candidate / part).is_dir() for part in STORAGE_PARTS):
-            return candidate
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("ragqa", appauthor=False))
 
 
 def _secret(value: SecretStr | None) -> str | None:

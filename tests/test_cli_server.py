@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 
 QUESTION = "How do I set a timeout on requests?"
 TRACE = 'Traceback (most recent call last):\n  File "src/sample/http.py", line 3, in get\nTimeoutError'
-HEAVY = ("chromadb", "onnxruntime", "numpy", "fastapi", "uvicorn", "httpx")
+HEAVY = ("chromadb", "onnxruntime", "numpy", "fastapi", "uvicorn", "httpx", "typer", "rich",
+         "pydantic_settings")
+FULL_CLI = "import sys\nfrom ragqa.cli import main\nsys.argv = ['ragqa', *sys.argv[1:]]\nmain()\n"
 
 
 def free_port() -> int:
@@ -103,6 +105,31 @@ def test_the_server_path_imports_no_store_model_or_web_stack(indexed: dict[str, 
         done = subprocess.run([sys.executable, "-c", wrapper, *args], env=indexed, capture_output=True,
                               text=True, timeout=120, check=False)
         assert done.returncode == 0 and "answered by" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("args", [["ask", QUESTION, "--json", "-v"], ["ask", QUESTION, "-v"],
+                                  ["ask", QUESTION, "--project", "nope", "-v"],
+                                  ["locate", TRACE, "-v"], ["locate", TRACE, "--json", "--top-k", "2"],
+                                  ["locate", TRACE, "--functions", "-v"]])
+def test_the_fast_path_prints_what_the_full_cli_prints(indexed: dict[str, str], served: subprocess.Popen[str],
+                                                       args: list[str]) -> None:
+    fast = run_cli(indexed, *args)
+    full = subprocess.run([sys.executable, "-c", FULL_CLI, *args], env=indexed, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert (fast.returncode, _timeless(fast.stderr)) == (full.returncode, _timeless(full.stderr))
+    if "--json" in args:
+        shown, expected = json.loads(fast.stdout), json.loads(full.stdout)
+        shown.pop("timings_ms"), expected.pop("timings_ms")
+        assert shown == expected
+    else:
+        assert _timeless(fast.stdout) == _timeless(full.stdout)
+
+
+def _timeless(text: str) -> str:
+    """Output with its timings (`· 12 ms`) left out."""
+    import re
+
+    return re.sub(r"\d+ ms", "N ms", text)
 
 
 def test_a_killed_server_is_stale_and_the_cli_answers_itself(indexed: dict[str, str],

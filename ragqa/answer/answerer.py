@@ -7,13 +7,14 @@ then one `done` event with the whole `Answer` (the contract of `ragqa ask --json
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ragqa.answer import extractive, render
 from ragqa.answer.linkguard import ABSTAIN, LinkGuard, LinkTarget, is_abstention
@@ -34,6 +35,7 @@ from ragqa.index import (
     ChunkStore,
     ChunkStoreSnapshot,
     CodeGraph,
+    Embedder,
     GraphStore,
     LexicalStore,
     ProjectRecord,
@@ -43,10 +45,12 @@ from ragqa.index import (
     get_embedder,
     lexical_doc,
 )
+from ragqa.index.catalogue import Catalogue, CatalogueView
 from ragqa.index.chroma import get_collection, store_errors
+from ragqa.index.graph import ChunkSource, file_text
 from ragqa.index.graph import build as build_graph
-from ragqa.index.graph import file_text
 from ragqa.index.lexical import tokenize
+from ragqa.index.snapshot import ProjectSnapshot, SnapshotStore, read_back
 from ragqa.index.vectors import choose
 from ragqa.links import permalink
 from ragqa.names import check_name
@@ -83,12 +87,19 @@ class BadQuestionError(RagqaError):
 class Answerer:
     """Answers questions about indexed projects; one instance serves many threads."""
 
-    def __init__(self, settings: Settings, llm: LLM | Literal["settings"] | None = "settings") -> None:
+    def __init__(self, settings: Settings, llm: LLM | Literal["settings"] | None = "settings",
+                 catalogue: bool = False) -> None:
+        """`catalogue`: read the registry from its local copy while the store is unchanged
+        (`ragqa.index.catalogue`), for a process that answers once — `ragqa ask` and `locate`."""
         self.settings = settings
-        self.client = chroma_client(settings, create=False)
-        self.registry = Registry(self.client)
+        self._client: Any = None
+        self._registry: Registry | None = None
+        self.catalogue = Catalogue(settings.snapshot_dir, settings.chroma_dir / "chroma.sqlite3") \
+            if catalogue and not settings.chroma_url else None
+        self._view: CatalogueView | None = None
         self.lexical = LexicalStore(settings.lexical_dir)
         self.graphs = GraphStore(settings.graph_dir)
+        self.snapshots = SnapshotStore(settings.snapshot_dir)
         self.llm = get_llm(settings) if llm == "settings" else llm
         self.retriever = Retriever(settings, get_embedder(settings), get_reranker(settings, self.llm))
         self._projects: dict[str, _Cached] = {}
@@ -99,6 +110,47 @@ class Answerer:
         self.cpu = threading.BoundedSemaphore(settings.max_concurrent_answers or os.cpu_count() or 2)
         self._head_store: Heads | None = None
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The store's client, opened on first use (an answer from the catalogue and a project's
+        snapshot needs none)."""
+        if self._client is None:
+            self._client = chroma_client(self.settings, create=False)
+        return self._client
+
+    @property
+    def registry(self) -> Registry:
+        """The project registry in the store."""
+        if self._registry is None:
+            self._registry = Registry(self.client)
+        return self._registry
+
+    @property
+    def records(self) -> Registry | CatalogueView:
+        """Where answering reads project records: the catalogue while it is current, else the store."""
+        if self.catalogue is not None:
+            if self._view is None:
+                self._view = self.catalogue.current()
+                if self._view is None:  # stale or missing: read the store from now on, copy it
+                    self._heal_catalogue(self.catalogue)
+            if self._view is not None:
+                return self._view
+        return self.registry
+
+    def _heal_catalogue(self, catalogue: Catalogue) -> None:
+        self.catalogue = None
+        try:
+            with store_errors():
+                # opening an embedded store, and its collections the first time, writes to it:
+                # the stamp is taken after that, and before reading (a write between leaves it stale)
+                registry, heads = self.registry, Heads(self.client)
+                fingerprint = catalogue.fingerprint()
+                catalogue.remember(fingerprint, registry.listing(), heads.all_raw())
+        except ProjectNotFoundError:
+            raise
+        except Exception as error:  # the copy is an optimisation: the store answers all the same
+            log.info("catalogue not written (%s)", type(error).__name__)
 
     def ask(self, question: str, project: ProjectChoice = None, top_k: int | None = None,
             filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
@@ -164,15 +216,22 @@ class Answerer:
             cached = self._heads.get(record.name)
         if cached is None or time.monotonic() - cached[0] >= self.settings.project_check_s:
             try:
-                if self._head_store is None:
-                    self._head_store = Heads(self.client)
-                head = self._head_store.get(record.name)
+                head = self._head(record.name)
             except Exception:  # freshness is a hint: an unreadable head never fails an answer
                 head = None
             cached = (time.monotonic(), head)
             with self._lock:
                 self._heads[record.name] = cached
         return behind(record, cached[1])
+
+    def _head(self, name: str) -> Head | None:
+        registry = self.records
+        if isinstance(registry, CatalogueView):
+            stored = registry.head(name)
+            return None if stored is None else Head.model_validate_json(stored)
+        if self._head_store is None:
+            self._head_store = Heads(self.client)
+        return self._head_store.get(name)
 
     def retriever_for(self, record: ProjectRecord) -> Retriever:
         """The retriever with the project's fitted settings (`ragqa tune`), else the default one."""
@@ -192,7 +251,7 @@ class Answerer:
         if isinstance(choice, str) and "," in choice:
             choice = [name.strip() for name in choice.split(",") if name.strip()]
         if choice == "*" or choice == ["*"]:
-            indexes = [index for name in self.registry.names() if (index := self._readable(name))]
+            indexes = [index for name in self.records.names() if (index := self._readable(name))]
             if not indexes:
                 raise ProjectNotFoundError(f"no projects yet in {self.settings.storage_origin()}")
             return indexes
@@ -242,13 +301,13 @@ class Answerer:
             cached = self._projects.get(name)
         if cached and time.monotonic() - cached.checked < self.settings.project_check_s:
             return cached.index
-        stamp = self.registry.stamp(name)
+        stamp = self.records.stamp(name)
         if stamp is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
         if cached and cached.stamp == stamp:
             cached.checked = time.monotonic()
             return cached.index
-        record = self.registry.get(name)
+        record = self._record(name)
         if record is None:
             raise ProjectNotFoundError(f"no project named {name!r} (see `ragqa projects`)")
         index = self._open(record)
@@ -257,26 +316,53 @@ class Answerer:
             self._projects[name] = _Cached(stamp, index, time.monotonic())
         return index
 
-    def _open(self, record: ProjectRecord) -> ProjectIndex:
+    def _record(self, name: str) -> ProjectRecord | None:
+        try:
+            return self.records.get(name)
+        except ValueError as error:  # the catalogue's copy is damaged: the store has the record
+            log.info("%s; reading the store", error)
+            self.catalogue, self._view = None, None
+            return self.records.get(name)
+
+    def _open(self, record: ProjectRecord, snapshot: bool = True) -> ProjectIndex:
         embedder = embedder_for(record.embedder, self.settings)  # the project's own vector space
+        started = _start_loading(embedder)  # the model's session starts while the project loads
+        store = ChunkStore.lazy(lambda: self._collection(record))
+        if self._view is None:  # the store is open anyway: a lost collection is a damaged project
+            store.collection  # noqa: B018
+        memory: ProjectSnapshot | ChunkStoreSnapshot | None = None
+        if record.chunk_count <= self.settings.memory_search_max_chunks:
+            memory = self.snapshots.open(record.collection, record.live_ids(), record.stamp) \
+                if snapshot else None
+            if memory is None:
+                memory = read_back(self.snapshots, store, record.collection, record.live_ids(), record.stamp)
+                _said_missing(record, len(memory.ids))
+        source = memory or store
+        lexical = self.lexical.update(
+            record.collection, record.live_ids(), {}, None,
+            fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
+        if memory is not None:
+            memory.search.strategy = choose(len(memory.ids), self.settings.vector_search,
+                                            self.settings.exact_search_max_chunks)
+        if memory is not None and not memory.verified():
+            log.warning("snapshot of %s is damaged (%s); rebuilding it from the vector store",
+                        record.name, getattr(memory, "problem", ""))
+            self.snapshots.discard(record.collection, record.live_ids(), record.stamp)
+            return self._open(record, snapshot=False)
+        if started is not None:
+            started.join()
+        return ProjectIndex.open(record, store, lexical, memory, lambda: self._graph(record, source),
+                                 embedder)
+
+    def _collection(self, record: ProjectRecord) -> Any:
         collection = get_collection(self.client, record.collection)
         if collection is None:
             raise DamagedProjectError(
                 f"project {record.name!r} is damaged (its chunks are missing from the vector store): "
                 f"`ragqa ingest {record.name}` rebuilds it, `ragqa remove {record.name}` drops it")
-        store = ChunkStore(collection)
-        memory = None
-        if record.chunk_count <= self.settings.memory_search_max_chunks:
-            memory = self._snapshot(record, store)
-            memory.search.strategy = choose(len(memory.ids), self.settings.vector_search,
-                                            self.settings.exact_search_max_chunks)
-        source = memory or store
-        lexical = self.lexical.update(
-            record.collection, record.live_ids(), {}, None,
-            fetch=lambda ids: [lexical_doc(chunk) for chunk in source.get(ids)])
-        return ProjectIndex.open(record, store, lexical, memory, self._graph(record, source), embedder)
+        return collection
 
-    def _graph(self, record: ProjectRecord, source: ChunkStore | ChunkStoreSnapshot) -> CodeGraph | None:
+    def _graph(self, record: ProjectRecord, source: ChunkSource) -> CodeGraph | None:
         """The project's code graph, its stored facts rebuilt from the indexed files when lost
         or damaged. The graph only helps ranking: when it cannot be had, retrieval goes on without."""
         def again(path: str) -> FileFacts:
@@ -289,25 +375,12 @@ class Answerer:
                         type(error).__name__, " ".join(str(error).split())[:120])
             return None
 
-    def _snapshot(self, record: ProjectRecord, store: ChunkStore) -> ChunkStoreSnapshot:
-        """The project's chunks and vectors in memory; read again once if some were missing
-        (another process writing at that moment), then served with what there is."""
-        ids = sorted(record.live_ids())
-        memory = ChunkStoreSnapshot.load(store, ids)
-        if len(memory.ids) < len(ids):
-            memory = ChunkStoreSnapshot.load(store, ids)
-            if len(memory.ids) < len(ids):
-                log.warning("project %s: %d of its %d chunks are missing from the vector store; "
-                            "answering from the rest (`ragqa ingest %s` restores them)",
-                            record.name, len(ids) - len(memory.ids), len(ids), record.name)
-        return memory
-
     def _project_name(self, name: str | None) -> str:
         if name:
             return check_name(name)
         if self.settings.default_project:
             return self.settings.default_project
-        names = self.registry.names()
+        names = self.records.names()
         if len(names) == 1:
             return names[0]
         if not names:
@@ -623,3 +696,27 @@ def _search_text(question: str, history: Sequence[Turn]) -> str:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
+
+
+def _start_loading(embedder: Embedder) -> threading.Thread | None:
+    """Start loading a local model in a thread (joined before the project is handed out, so no
+    process exits while onnxruntime is still loading)."""
+    encoder = getattr(type(embedder), "encoder", None)
+    if not isinstance(encoder, property) or getattr(embedder, "loaded", True):
+        return None
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # a failing model is reported by the question itself
+            embedder.encoder  # type: ignore[attr-defined]  # noqa: B018
+
+    thread = threading.Thread(target=load, name="ragqa-model-load")
+    thread.start()
+    return thread
+
+
+def _said_missing(record: ProjectRecord, found: int) -> None:
+    wanted = record.chunk_count
+    if found < wanted:
+        log.warning("project %s: %d of its %d chunks are missing from the vector store; answering "
+                    "from the rest (`ragqa ingest %s` restores them)", record.name, wanted - found,
+                    wanted, record.name)

@@ -77,13 +77,18 @@ class Services:
         if choice != "all":
             records = records[:int(choice)]
         self.preloading = (0, len(records))
+        opened = []
         for loaded, record in enumerate(records, 1):
             with contextlib.suppress(Exception):
                 index = self.answerer.project(record.name)
+                opened.append(index)
                 if len(records) > 1 and index.memory is not None:
                     index.memory.search.projection()  # ready to route a question to every project
             self.preloading = (loaded, len(records))
         self.preloading = None
+        for index in opened:  # ready meanwhile: only reports and `locate` wait for a graph
+            with contextlib.suppress(Exception):
+                index.graph  # noqa: B018
 
     def _job_finished(self, job: Job) -> None:
         self.metrics.job_finished(job)

@@ -142,7 +142,11 @@ class _Field:
     terms: npt.NDArray[np.int32]
     counts: npt.NDArray[np.float32]
 
+    PREPARED = ("norm", "posting_rows", "posting_counts", "posting_ptr")
+
     def prepare(self, vocabulary_size: int) -> None:
+        if all(hasattr(self, name) for name in self.PREPARED):  # read from the saved file
+            return
         rows = len(self.indptr) - 1
         row_of = np.repeat(np.arange(rows, dtype=np.int32), np.diff(self.indptr))
         length = np.bincount(row_of, weights=self.counts, minlength=rows)
@@ -194,6 +198,7 @@ class LexicalIndex:
         rows = len(self.ids)
         self.idf = np.log(1 + (rows - document_frequency + 0.5) / (document_frequency + 0.5))
         self.unseen_idf = float(np.log(1 + (rows + 0.5) / 0.5))
+        self.postings_saved = False  # whether its file holds the postings (else saved again)
 
     @classmethod
     def build(cls, docs: Iterable[LexicalDoc], base: LexicalIndex | None = None,
@@ -296,7 +301,7 @@ class LexicalIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         arrays = {f"{name}_{part}": getattr(field, part) for name, field in self.fields.items()
-                  for part in ("indptr", "terms", "counts")}
+                  for part in ("indptr", "terms", "counts", *_Field.PREPARED)}
         try:
             with os.fdopen(handle, "wb") as stream:
                 np.savez(stream, ids=np.array(self.ids, dtype=str), key=np.array(manifest_key(self.ids)),
@@ -315,7 +320,18 @@ class LexicalIndex:
                 raise ValueError("it indexes another set of chunks")
             fields = {name: _Field(data[f"{name}_indptr"], data[f"{name}_terms"], data[f"{name}_counts"])
                       for name in FIELDS}
-            return cls(data["ids"].tolist(), data["vocabulary"].tolist(), fields)
+            vocabulary = data["vocabulary"].tolist()
+            for name, field in fields.items():  # the postings as saved (older files: computed here)
+                if all(f"{name}_{part}" in data.files for part in _Field.PREPARED):
+                    for part in _Field.PREPARED:
+                        setattr(field, part, data[f"{name}_{part}"])
+                    if len(field.posting_ptr) != len(vocabulary) + 1 or \
+                            len(field.norm) != len(field.indptr) - 1:
+                        raise ValueError("its postings do not fit its vocabulary")
+            index = cls(data["ids"].tolist(), vocabulary, fields)
+            index.postings_saved = all(f"{name}_{part}" in data.files for name in FIELDS
+                                       for part in _Field.PREPARED)
+            return index
 
 
 class CollectionFiles:
@@ -358,12 +374,16 @@ class LexicalStore(CollectionFiles):
                 if path.is_symlink():  # dangling, or a loop
                     raise FileNotFoundError("it is a link to nowhere")
                 return None
-            return LexicalIndex.load(path, manifest_key(live_ids))
+            index = LexicalIndex.load(path, manifest_key(live_ids))
         except Exception as error:  # any damage: the file is a cache, rebuilt from the store
             log.warning("lexical index %s is damaged (%s); rebuilding it from the vector store",
                         path, _describe(error))
             _remove(path)
             return None
+        if not index.postings_saved:  # written by an older ragqa: save the postings for next time
+            with contextlib.suppress(OSError):
+                index.save(path)
+        return index
 
     def update(self, collection: str, live_ids: set[str], new_docs: dict[str, LexicalDoc],
                base_ids: set[str] | None,

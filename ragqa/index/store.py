@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +30,23 @@ class ChunkStore:
     """Add, find, list and delete the chunks of one project's collection."""
 
     def __init__(self, collection: Any) -> None:
-        self.collection = collection
+        self._collection = collection
+        self._opener: Callable[[], Any] | None = None
         self._llama_store: Any = None
+
+    @classmethod
+    def lazy(cls, opener: Callable[[], Any]) -> ChunkStore:
+        """A store whose collection is opened on first use (a project answered from its
+        snapshot may never need it, and then Chroma is never imported)."""
+        store = cls(None)
+        store._opener = opener
+        return store
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None and self._opener is not None:
+            self._collection = self._opener()
+        return self._collection
 
     @property
     def _vector_store(self) -> Any:
@@ -128,16 +143,23 @@ class ChunkStoreSnapshot:
 
     @classmethod
     def load(cls, store: ChunkStore, ids: Sequence[str]) -> ChunkStoreSnapshot:
+        """The chunks with these ids (in the order given) read from the store, with their vectors."""
         chunks: list[StoredChunk] = []
         vectors: list[Any] = []
-        for chunk, vector in store.read(ids, with_vectors=True):
-            chunks.append(chunk)
-            vectors.append(vector)
+        found = {chunk.id: (chunk, vector) for chunk, vector in store.read(ids, with_vectors=True)}
+        for chunk_id in ids:
+            if chunk_id in found:
+                chunks.append(found[chunk_id][0])
+                vectors.append(found[chunk_id][1])
         matrix = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), np.float32)
         return cls(chunks, matrix)
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         return [self.chunks[id_] for id_ in ids if id_ in self.chunks]
+
+    def verified(self) -> bool:
+        """Read from the store just now: nothing to check (see `ProjectSnapshot.verified`)."""
+        return True
 
     def nearest(self, vector: Sequence[float], count: int) -> list[tuple[str, float]]:
         """The `count` chunks most similar to `vector` (cosine; stored vectors are normalised)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,7 @@ from ragqa.index import (
 )
 from ragqa.index.chroma import store_errors
 from ragqa.index.lexical import tokenize
+from ragqa.index.snapshot import ProjectSnapshot
 from ragqa.index.symbols import SymbolTable
 
 KindFilter = Literal["code", "docs"]
@@ -58,13 +60,24 @@ class ProjectIndex:
     file_kinds: dict[str, str]
     chunk_paths: dict[str, str]
     chunk_positions: dict[str, int]  # a chunk's place among its file's chunks, in line order
-    memory: ChunkStoreSnapshot | None = None  # all chunks and vectors, for projects small enough
+    memory: ProjectSnapshot | ChunkStoreSnapshot | None = None  # all chunks and vectors (small enough)
     doc_chunks: set[str] = field(default_factory=set)  # code chunks that are mostly doc comment
-    graph: CodeGraph | None = None  # who calls whom (`ragqa.index.graph`); None: not available
+    graph_source: CodeGraph | Callable[[], CodeGraph | None] | None = None  # see `graph`
     embedder: Embedder | None = None  # the model of the project's vector space (else the retriever's)
     _matches: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _topics: list[str] | None = None
     _by_file_name: dict[str, list[str]] = field(default_factory=dict)
+    _graph_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def graph(self) -> CodeGraph | None:
+        """Who calls whom (`ragqa.index.graph`); None: not available. Built on first use: only a
+        pasted report, `locate` and usages read it, and building it is most of a big project's
+        load (a plain question never waits for it)."""
+        with self._graph_lock:
+            if callable(self.graph_source) and not isinstance(self.graph_source, CodeGraph):
+                self.graph_source = self.graph_source()
+            return self.graph_source
 
     def __post_init__(self) -> None:
         for path in self.file_kinds:
@@ -72,7 +85,8 @@ class ProjectIndex:
 
     @classmethod
     def open(cls, record: ProjectRecord, store: ChunkStore, lexical: LexicalIndex,
-             memory: ChunkStoreSnapshot | None = None, graph: CodeGraph | None = None,
+             memory: ProjectSnapshot | ChunkStoreSnapshot | None = None,
+             graph: CodeGraph | Callable[[], CodeGraph | None] | None = None,
              embedder: Embedder | None = None) -> ProjectIndex:
         chunk_paths = {chunk_id: path for path, entry in record.files.items()
                        for chunk_id in entry.chunks}
