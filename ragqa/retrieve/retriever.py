@@ -122,10 +122,11 @@ class Retriever:
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
                    settings.evidence_weight * (USAGE_LIFT if usage is not None else 1.0)]
         fused = fuse(rankings, weights, settings.rrf_k)
-        walked = self._graph(project, evidence, fused, filters) if report is not None else []
+        walked = self._graph(project, evidence, fused, filters) if report is not None else None
         if walked:
-            rankings.append(walked)
-            weights.append(settings.graph_weight)
+            chunks, files = walked
+            rankings += [chunks, files]
+            weights += [settings.graph_weight, settings.graph_file_weight]
             fused = fuse(rankings, weights, settings.rrf_k)
         packages = named_packages(project.packages(settings.package_folders), query.text)
         testing = _testing_docs(project, query)
@@ -138,29 +139,39 @@ class Retriever:
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _graph(self, project: ProjectIndex, evidence: Evidence | None, fused: list[tuple[str, float]],
-               filters: Filters) -> list[tuple[str, float]]:
+               filters: Filters) -> tuple[list[tuple[str, float]], list[tuple[str, float]]] | None:
         """The code graph's ranking of a report (`ragqa.retrieve.spread`): the evidence and the
         best chunks so far, spread to their callers, callees, classes, subclasses and sibling
         modules. Its reasons join the evidence's (`called by `Session.send` (…)`)."""
         graph = project.graph
-        if graph is None or evidence is None or self.settings.graph_weight <= 0:
-            return []
+        if graph is None or evidence is None or \
+                self.settings.graph_weight + self.settings.graph_file_weight <= 0:
+            return None
         clues = [(chunk_id, project.chunk_paths.get(chunk_id, ""), strength, evidence.lines.get(chunk_id),
                   (evidence.reasons.get(chunk_id) or [""])[0])
                  for chunk_id, strength in evidence.ranking()[:EVIDENCE_CANDIDATES]]
         known = {chunk_id for chunk_id, *_ in clues}
         clues += [(chunk_id, project.chunk_paths.get(chunk_id, ""), spread.SEED_RANKED * score, None, "")
-                  for chunk_id, score in fused[:spread.SEED_RANKED_COUNT] if chunk_id not in known]
+                  for chunk_id, score in fused[:self.settings.graph_seed_chunks] if chunk_id not in known]
         modules = [(path, strength, (evidence.reasons.get(path) or [""])[0])
                    for path, strength in evidence.files.items()]
         seeds = spread.seed_nodes(graph, clues, modules)
         if not seeds:
-            return []
+            return None
         walked = spread.rank(graph, seeds)
         for chunk_id, reasons in walked.reasons.items():
             if chunk_id not in evidence.reasons:
                 evidence.reasons[chunk_id] = reasons[:1]
-        return [(chunk_id, score) for chunk_id, score in walked.chunks if project.allowed(chunk_id, filters)]
+        return (self._strengths(project, walked.chunks, filters),
+                self._strengths(project, walked.files, filters))
+
+    def _strengths(self, project: ProjectIndex, ranking: list[tuple[str, float]], filters: Filters
+                   ) -> list[tuple[str, float]]:
+        """The allowed entries of a graph ranking, their strengths the walk's visit shares or,
+        with `graph_normalise`, those over the best one's."""
+        kept = [(chunk_id, score) for chunk_id, score in ranking if project.allowed(chunk_id, filters)]
+        top = kept[0][1] if kept and self.settings.graph_normalise else 1.0
+        return [(chunk_id, score / top) for chunk_id, score in kept]
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
         """Chunk ids by embedding similarity, and the best cosine similarity seen. A report is
