@@ -2,10 +2,11 @@
 
     python bench/localize.py --data swe_bench_lite.jsonl --clones '/src/{owner}+{name}' \\
         --storage /tmp/loc --split tuning                       # ingest what is missing, then score
-    python bench/localize.py ... --split held-out               # the five repos kept aside
+    python bench/localize.py ... --split held-out               # the repos kept aside (HELD_OUT)
     python bench/localize.py ... --ablation                     # the table in docs/quality.md
     python bench/localize.py ... --set evidence_weight=0        # one settings change
     python bench/localize.py ... --misses                       # where the right file ranked
+    python bench/localize.py ... --variant 'no graph=graph_weight=0'  # per language, one row per variant
 
 Input: SWE-bench JSONL (`instance_id, repo, base_commit, problem_statement, patch`, one instance
 per line; SWE-bench Lite is public, e.g. `princeton-nlp/SWE-bench_Lite` on Hugging Face) and a
