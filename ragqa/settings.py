@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Weight in fusion of the code-graph ranking of a report (`locate`): "
                                "the evidence spread to callers, callees, containing definitions, "
                                "subclasses and sibling modules; 0 turns it off (docs/quality.md).")
+    graph_normalise: bool = Field(
+        True, description="For `locate`, scale the graph ranking's strengths so its best chunk counts 1 "
+                          "in fusion; off (and always for `ask`) they are the walk's raw visit shares, "
+                          "a few hundredths, and the graph barely moves a ranking (docs/quality.md).")
+    graph_seed_chunks: int = Field(
+        10, ge=0, le=100, description="The fused ranking's best chunks that seed the graph's walk.")
+    graph_file_weight: float = Field(
+        0.0, ge=0, description="Weight in fusion of the graph's file ranking (each file's walk mass "
+                               "summed over its definitions, standing as the file's best walked chunk).")
     field_weights: dict[str, float] = Field(
         default_factory=lambda: {"body": 1.0, "path": 0.0, "symbol": 0.0, "heading": 0.0},
         description="BM25F: weight of a match in a chunk's body (which holds its location too) and, "
@@ -112,6 +121,9 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Tests' and changelogs' fused scores are multiplied by this.")
     file_evidence: float = Field(
         0.1, ge=0, description="A chunk's score gains this share of its file's next two best chunks'.")
+    locate_file_evidence: float = Field(
+        0.2, ge=0, description="`file_evidence` for `locate`, which ranks files: a file the issue's "
+                               "words meet in several places is likelier the one to change.")
     max_sources_per_file: int = Field(
         2, ge=0, description="At most this many sources from one file while others have candidates "
                              "(0: no limit).")

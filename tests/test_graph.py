@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -324,7 +325,6 @@ def test_cli_locate_lists_functions(tmp_path: Path, cli_env: dict[str, str]) -> 
 def test_mcp_find_references_callers_and_callees(shop: tuple[GitRepo, Path]) -> None:
     import asyncio
     import json
-    from typing import Any
 
     from mcp import Client
     from mcp.shared.exceptions import MCPError
@@ -415,3 +415,18 @@ def test_a_re_ingest_after_the_graph_was_lost_reads_the_unchanged_files_again(tm
     assert graph is not None
     assert _names(graph.callers(_one(graph, "discount"))) == {"place_order", "bonus"}
     assert {"Base.save", "Order.total"} <= _names(graph.callees(_one(graph, "Order.checkout")))
+
+
+def test_the_graph_ranking_weighs_like_the_others_in_fusion(shop: tuple[GitRepo, Path]) -> None:
+    """The walk's visit shares are a few hundredths: unscaled, its ranking barely moved the fused
+    scores (#27: weights 0 to 2 gave identical figures); scaled to 1 at its best chunk it lifts
+    what the frame calls (`discount`) over code no edge reaches (`Store`) as a ranking should."""
+    def lift(**changes: Any) -> float:
+        settings = Settings(storage_dir=shop[1], llm="none", _env_file=None, **changes)  # type: ignore[call-arg]
+        located = Answerer(settings, llm=None).locate(TRACEBACK, top_k=10)
+        scores = {hit.name: hit.score for hit in located.functions}
+        return scores["discount"] / scores["Store"]
+
+    off, raw, scaled = lift(graph_weight=0), lift(graph_normalise=False), lift()
+    assert scaled > raw > off
+    assert scaled - off > 2 * (raw - off)

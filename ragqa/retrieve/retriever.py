@@ -128,45 +128,52 @@ class Retriever:
         weights = [settings.dense_weight, settings.lexical_weight, settings.symbol_weight,
                    settings.evidence_weight * (USAGE_LIFT if usage is not None else 1.0)]
         fused = fuse(rankings, weights, settings.rrf_k)
-        walked = self._graph(project, evidence, fused, filters) if report is not None else []
+        walked = None if report is None else self._graph(project, evidence, fused, filters, query.locating)
         if walked:
-            rankings.append(walked)
-            weights.append(settings.graph_weight)
+            chunks, files = walked
+            rankings += [chunks, files]
+            weights += [settings.graph_weight, settings.graph_file_weight]
             fused = fuse(rankings, weights, settings.rrf_k)
         packages = named_packages(project.packages(settings.package_folders), query.text)
         testing = _testing_docs(project, query)
         fused = self._priors(project, query, fused, evidence, packages, testing)
-        fused = self._file_evidence(project, fused)
+        file_evidence = settings.locate_file_evidence if query.locating else settings.file_evidence
+        fused = self._file_evidence(project, fused, file_evidence)
         best = max_fused(settings.rrf_k, [weight for weight, ranking in zip(weights, rankings, strict=True)
                                           if ranking])
-        best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * settings.file_evidence)
+        best *= self._largest_prior(query, evidence, bool(testing)) * (1 + 2 * file_evidence)
         best *= settings.package_lift if packages else 1.0
         return Ranking([(chunk_id, score / best) for chunk_id, score in fused], best_similarity, evidence)
 
     def _graph(self, project: ProjectIndex, evidence: Evidence | None, fused: list[tuple[str, float]],
-               filters: Filters) -> list[tuple[str, float]]:
+               filters: Filters, locating: bool
+               ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]] | None:
         """The code graph's ranking of a report (`ragqa.retrieve.spread`): the evidence and the
         best chunks so far, spread to their callers, callees, classes, subclasses and sibling
-        modules. Its reasons join the evidence's (`called by `Session.send` (…)`)."""
+        modules. Its reasons join the evidence's (`called by `Session.send` (…)`). For `locate`
+        (`graph_normalise`) its strengths are scaled to 1 at its best chunk."""
         graph = project.graph
-        if graph is None or evidence is None or self.settings.graph_weight <= 0:
-            return []
+        if graph is None or evidence is None or \
+                self.settings.graph_weight + self.settings.graph_file_weight <= 0:
+            return None
         clues = [(chunk_id, project.chunk_paths.get(chunk_id, ""), strength, evidence.lines.get(chunk_id),
                   (evidence.reasons.get(chunk_id) or [""])[0])
                  for chunk_id, strength in evidence.ranking()[:EVIDENCE_CANDIDATES]]
         known = {chunk_id for chunk_id, *_ in clues}
         clues += [(chunk_id, project.chunk_paths.get(chunk_id, ""), spread.SEED_RANKED * score, None, "")
-                  for chunk_id, score in fused[:spread.SEED_RANKED_COUNT] if chunk_id not in known]
+                  for chunk_id, score in fused[:self.settings.graph_seed_chunks] if chunk_id not in known]
         modules = [(path, strength, (evidence.reasons.get(path) or [""])[0])
                    for path, strength in evidence.files.items()]
         seeds = spread.seed_nodes(graph, clues, modules)
         if not seeds:
-            return []
+            return None
         walked = spread.rank(graph, seeds)
         for chunk_id, reasons in walked.reasons.items():
             if chunk_id not in evidence.reasons:
                 evidence.reasons[chunk_id] = reasons[:1]
-        return [(chunk_id, score) for chunk_id, score in walked.chunks if project.allowed(chunk_id, filters)]
+        scaled = locating and self.settings.graph_normalise
+        return (_strengths(project, walked.chunks, filters, scaled),
+                _strengths(project, walked.files, filters, scaled))
 
     def _dense(self, project: ProjectIndex, query: Query, filters: Filters) -> tuple[list[str], float]:
         """Chunk ids by embedding similarity, and the best cosine similarity seen. A report is
@@ -290,11 +297,10 @@ class Retriever:
         lift = TESTING_DOCS_LIFT if testing else 1.0
         return max(1.0, _docs_bias(settings, query) * lift, promoted) * lifted
 
-    def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]]
+    def _file_evidence(self, project: ProjectIndex, fused: list[tuple[str, float]], weight: float
                        ) -> list[tuple[str, float]]:
         """A file's other matching chunks count for each of its chunks (`file_evidence` of the
         next two best), so a file that answers in several places rises."""
-        weight = self.settings.file_evidence
         if weight <= 0:
             return fused
         by_file: dict[str, list[float]] = {}
@@ -341,6 +347,15 @@ def embed_query(embedder: Embedder, text: str) -> list[float]:
         while len(_embedded) > EMBEDDED_KEPT:
             _embedded.pop(next(iter(_embedded)))
     return vector
+
+
+def _strengths(project: ProjectIndex, ranking: list[tuple[str, float]], filters: Filters, scaled: bool
+               ) -> list[tuple[str, float]]:
+    """The allowed entries of a graph ranking, their strengths the walk's visit shares or, when
+    `scaled`, those over the best one's."""
+    kept = [(chunk_id, score) for chunk_id, score in ranking if project.allowed(chunk_id, filters)]
+    top = kept[0][1] if kept and scaled else 1.0
+    return [(chunk_id, score / top) for chunk_id, score in kept]
 
 
 def fuse(rankings: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float], rrf_k: int

@@ -13,7 +13,7 @@ Each definition the walk ranks carries its reason, read from the strongest seed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,6 @@ RESULTS = 40  # chunks in the graph's ranking
 # Weight of an edge in each direction: (forward, backward), by edge kind.
 EDGE_WEIGHTS = {CALLS: (1.0, 0.8), CONTAINS: (0.4, 0.6), INHERITS: (0.6, 0.6), IMPORTS: (0.1, 0.1)}
 SEED_RANKED = 0.4  # a top chunk of the other rankings seeds this much (evidence: its strength)
-SEED_RANKED_COUNT = 10
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,7 @@ class GraphRanking:
 
     chunks: list[tuple[str, float]]
     reasons: dict[str, list[str]]
+    files: list[tuple[str, float]] = field(default_factory=list)  # per file: its best chunk, its mass
 
 
 def rank(graph: CodeGraph, seeds: dict[int, tuple[float, str]], limit: int = RESULTS) -> GraphRanking:
@@ -106,7 +106,24 @@ def rank(graph: CodeGraph, seeds: dict[int, tuple[float, str]], limit: int = RES
             reason = _reason(graph, node, seeds)
             if reason:
                 reasons[node.chunk_id] = [reason]
-    return GraphRanking(sorted(chunks.items(), key=lambda item: -item[1]), reasons)
+    return GraphRanking(sorted(chunks.items(), key=lambda item: -item[1]), reasons,
+                        _files(graph, scores, order[: limit * 10]))
+
+
+def _files(graph: CodeGraph, scores: npt.NDArray[np.float64], order: npt.NDArray[np.intp]
+           ) -> list[tuple[str, float]]:
+    """Files by the walk's mass summed over their definitions, each standing as the chunk of its
+    best-visited definition: (chunk id, mass), best first."""
+    mass: dict[str, float] = {}
+    best: dict[str, str] = {}
+    for node_id in order:
+        score = float(scores[node_id])
+        node = graph.nodes[int(node_id)]
+        if score <= 0 or node.kind == "package":
+            continue
+        mass[node.path] = mass.get(node.path, 0.0) + score
+        best.setdefault(node.path, node.chunk_id)
+    return sorted(((best[path], total) for path, total in mass.items()), key=lambda item: -item[1])
 
 
 def _reason(graph: CodeGraph, node: Node, seeds: dict[int, tuple[float, str]]) -> str:
