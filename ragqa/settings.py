@@ -144,7 +144,11 @@ class Settings(BaseSettings):
                                 "taken over this long after its holder died).")
     max_concurrent_answers: int = Field(
         0, ge=0, description="Answers computed at once in a process (retrieval, extractive text); the rest "
-                             "queue (0: one per core). A model's streaming is not counted.")
+                             "queue, first come first served (0: one per core). A model's streaming is not "
+                             "counted.")
+    max_queued_answers: int = Field(
+        256, ge=0, description="`ragqa serve`: answers (and locates) that may wait for a free worker; one "
+                               "more is refused at once with 503 and Retry-After (0: no limit).")
     preload_projects: str = Field(
         "all", pattern=r"^(all|none|\d+)$",
         description="`ragqa serve` loads these projects at start, before /readyz is ready: 'all', 'none' "
