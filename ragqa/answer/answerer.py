@@ -8,7 +8,6 @@ then one `done` event with the whole `Answer` (the contract of `ragqa ask --json
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -93,7 +92,7 @@ class Answerer:
         self._heads: dict[str, tuple[float, Head | None]] = {}  # project → (read at, its head)
         # CPU work (retrieval, extractive answers) runs at most this many at once: a server's
         # many threads would otherwise fight over the cores and the GIL (docs/scale.md)
-        self.cpu = threading.BoundedSemaphore(settings.max_concurrent_answers or os.cpu_count() or 2)
+        self.cpu = threading.BoundedSemaphore(settings.answer_workers())
         self._head_store: Heads | None = None
         self._lock = threading.Lock()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import os
 import threading
 import time
 from typing import Annotated, Literal
@@ -41,9 +40,8 @@ class Services:
         self._jobs: Jobs | None = None
         self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
-        # the answers' CPU work, one worker per core, first come first served (`ragqa.api.pool`)
-        self.pool = AnswerPool(settings.max_concurrent_answers or os.cpu_count() or 2,
-                               settings.max_queued_answers)
+        # the answers' CPU work on a fixed pool, first come first served (`ragqa.api.pool`)
+        self.pool = AnswerPool(settings.answer_workers(), settings.max_queued_answers)
         # (loaded, to load) until the projects to preload are loaded; None once they are
         self.preloading: tuple[int, int] | None = None if _no_preload(settings) else (0, 0)
 

@@ -1,7 +1,7 @@
 """A fixed pool of answer workers, fed in order from one queue.
 
 The server computes an answer (retrieval, the extractive text, its JSON) on one of a few worker
-threads — one per core, `RAGQA_MAX_CONCURRENT_ANSWERS` — that take the requests in the order
+threads — two per core, `RAGQA_MAX_CONCURRENT_ANSWERS` — that take the requests in the order
 they arrived. The event loop hands a request over once and is woken once with its result: no
 thread per request waiting on a semaphore, no thread-pool round trips for the dependencies.
 With more requests waiting than `RAGQA_MAX_QUEUED_ANSWERS`, a new one is refused at once
