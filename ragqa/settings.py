@@ -145,8 +145,8 @@ class Settings(BaseSettings):
                                 "taken over this long after its holder died).")
     max_concurrent_answers: int = Field(
         0, ge=0, description="Answers computed at once in a process (retrieval, extractive text); the rest "
-                             "queue, first come first served (0: two per core). A model's streaming is not "
-                             "counted.")
+                             "queue, over HTTP first come first served (0: two per core). A model's "
+                             "streaming is not counted.")
     max_queued_answers: int = Field(
         256, ge=0, description="`ragqa serve`: answers (and locates) that may wait for a free worker; one "
                                "more is refused at once with 503 and Retry-After (0: no limit).")
