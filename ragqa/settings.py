@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -173,7 +174,11 @@ class Settings(BaseSettings):
                                 "taken over this long after its holder died).")
     max_concurrent_answers: int = Field(
         0, ge=0, description="Answers computed at once in a process (retrieval, extractive text); the rest "
-                             "queue (0: one per core). A model's streaming is not counted.")
+                             "queue, over HTTP first come first served (0: two per core). A model's "
+                             "streaming is not counted.")
+    max_queued_answers: int = Field(
+        256, ge=0, description="`ragqa serve`: answers (and locates) that may wait for a free worker; one "
+                               "more is refused at once with 503 and Retry-After (0: no limit).")
     preload_projects: str = Field(
         "all", pattern=r"^(all|none|\d+)$",
         description="`ragqa serve` loads these projects at start, before /readyz is ready: 'all', 'none' "
@@ -243,6 +248,13 @@ class Settings(BaseSettings):
     refresh_interval_s: float = Field(
         0, ge=0, description="`ragqa serve` asks the projects' remotes for new commits this often (0: never; "
                              "for hosts without webhooks).")
+
+    def answer_workers(self) -> int:
+        """Answers computed at once (`max_concurrent_answers`; 0: two per core). Two per core
+        because most of an answer's CPU time (the query embedding, the vector product) runs
+        outside the GIL: while one answer is in Python, another is in onnxruntime or BLAS
+        (docs/scale.md)."""
+        return self.max_concurrent_answers or 2 * (os.cpu_count() or 1)
 
     def storage_origin(self) -> str:
         """Where the storage folder is and why that one, for messages that find no project there."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -107,7 +106,7 @@ class Answerer:
         self._heads: dict[str, tuple[float, Head | None]] = {}  # project → (read at, its head)
         # CPU work (retrieval, extractive answers) runs at most this many at once: a server's
         # many threads would otherwise fight over the cores and the GIL (docs/scale.md)
-        self.cpu = threading.BoundedSemaphore(settings.max_concurrent_answers or os.cpu_count() or 2)
+        self.cpu = threading.BoundedSemaphore(settings.answer_workers())
         self._head_store: Heads | None = None
         self._lock = threading.Lock()
 

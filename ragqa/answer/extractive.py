@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ragqa.answer import render
 from ragqa.answer.boundaries import MAX_EXCERPT_LINES, heading_above, heading_at, to_boundaries
@@ -115,7 +116,7 @@ def best_lines(passage: Passage, query: Query, weight: Callable[[str], float],
 def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
                  blocks: list[tuple[int, int]], definitions: list[int], docs: bool = False) -> list[float]:
     terms = set(query.terms)
-    scores = [sum(weight(term) for term in terms & set(tokenize(line))) for line in lines]
+    scores = [sum(weight(term) for term in terms & line_terms(line)) for line in lines]
     in_example = {row for start, end in blocks for row in range(start, end + 1)}
     scores = [score * EXAMPLE_FACTOR if row in in_example else score for row, score in enumerate(scores)]
     top = max(scores, default=0.0) or 1.0
@@ -125,6 +126,14 @@ def _line_scores(lines: list[str], query: Query, weight: Callable[[str], float],
     for row in _option_definitions(lines, query.names):
         scores[row] += DEFINITION_BONUS * top
     return _favour_matching_sections(lines, scores, query, blocks) if docs else scores
+
+
+@lru_cache(maxsize=32_768)
+def line_terms(line: str) -> frozenset[str]:
+    """The BM25 terms of one line of a quoted file. Kept (about 10 MB at most) because a server
+    quotes the same passages again and again, and tokenizing every line of each was a tenth of
+    an extractive answer's CPU time (docs/scale.md)."""
+    return frozenset(tokenize(line))
 
 
 def _favour_matching_sections(lines: list[str], scores: list[float], query: Query,

@@ -4,24 +4,29 @@ the code a pasted issue, traceback or log points."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from itertools import chain
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from ragqa.answer import Answer, AnswerEvent
+from ragqa.answer import Answer, Answerer, AnswerEvent
 from ragqa.answer.answerer import final_answer
 from ragqa.answer.location import Location
-from ragqa.api.deps import AskCaller, ServicesDep
-from ragqa.api.errors import status_of
+from ragqa.api.deps import AskCaller, Services, ServicesDep
+from ragqa.api.errors import ApiError, status_of
 from ragqa.api.metrics import Metrics
+from ragqa.api.pool import Overloaded
 from ragqa.errors import RagqaError
 from ragqa.retrieve import Filters
 
 router = APIRouter(tags=["ask"])
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+OVERLOADED_RETRY_S = "1"
 
 
 class AskRequest(BaseModel):
@@ -36,8 +41,7 @@ class AskRequest(BaseModel):
 
 
 @router.post("/ask", response_model=Answer, responses={200: {"content": {"text/event-stream": {}}}})
-def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCaller
-        ) -> Answer | StreamingResponse:
+async def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCaller) -> Response:
     """Answer a question with links to the exact lines.
 
     With `"stream": true` or `Accept: text/event-stream` the answer comes as Server-Sent Events:
@@ -45,17 +49,46 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, caller: AskCa
     whole answer contract (after link checking). Errors before the first event are JSON errors;
     a failure after it is an `error` event.
     """
-    events = services.answerer.stream(body.question, body.project, body.top_k,
-                                      Filters(body.path_prefix, body.only))
-    first = next(events)  # project and question errors surface here, as JSON errors
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    answerer = await services.ready_answerer()
+    if answerer.llm is not None:  # a model takes seconds to answer: not on the answer workers
+        return await run_in_threadpool(answer_response, answerer, body, wants_stream, services.metrics)
+    return await pooled(services, partial(answer_response, answerer, body, wants_stream, services.metrics))
+
+
+def answer_response(answerer: Answerer, body: AskRequest, wants_stream: bool, metrics: Metrics) -> Response:
+    """The answer as JSON, or as Server-Sent Events: a model's as it is written, an extractive
+    one (whole in milliseconds) computed here and then sent without a thread per frame."""
+    events = answerer.stream(body.question, body.project, body.top_k, Filters(body.path_prefix, body.only))
+    first = next(events)  # project and question errors surface here, as JSON errors
     if not wants_stream:
         answer = final_answer(chain([first], events))
-        services.metrics.answered(answer)
-        return answer
-    return StreamingResponse(sse_events(chain([first], events), services.metrics),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        metrics.answered(answer)
+        return json_response(answer)
+    frames = sse_events(chain([first], events), metrics)
+    if answerer.llm is None:
+        return StreamingResponse(_replay(list(frames)), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def pooled(services: Services, work: Callable[[], Response]) -> Response:
+    """`work()` on the answer workers (`ragqa.api.pool`); 503 when too many answers wait."""
+    try:
+        return await services.pool.run(work)
+    except Overloaded as error:
+        raise ApiError(503, "overloaded", f"the server is busy ({error}); retry shortly",
+                       {"Retry-After": OVERLOADED_RETRY_S}) from None
+
+
+def json_response(model: BaseModel) -> Response:
+    """A model as its JSON response, serialised once (what `response_model` would send, without
+    validating the model again and building a dict first)."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+async def _replay(frames: list[str]) -> AsyncIterator[str]:
+    for frame in frames:
+        yield frame
 
 
 class LocateRequest(BaseModel):
@@ -67,11 +100,13 @@ class LocateRequest(BaseModel):
 
 
 @router.post("/locate", response_model=Location)
-def locate(body: LocateRequest, services: ServicesDep, caller: AskCaller) -> Location:
+async def locate(body: LocateRequest, services: ServicesDep, caller: AskCaller) -> Response:
     """The files to change first and, inside them, the functions and classes — each with a
     permalink and its reasons (a traceback frame, a quoted message it raises, a name it
     defines). No model is involved, so this answers in milliseconds."""
-    return services.answerer.locate(body.text, body.project, body.top_k, Filters(body.path_prefix, body.only))
+    answerer = await services.ready_answerer()
+    return await pooled(services, lambda: json_response(answerer.locate(
+        body.text, body.project, body.top_k, Filters(body.path_prefix, body.only))))
 
 
 def sse_events(events: Iterator[AnswerEvent], metrics: Metrics) -> Iterator[str]:

@@ -10,10 +10,12 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from ragqa.answer import Answerer
 from ragqa.api.errors import ApiError
 from ragqa.api.metrics import Metrics
+from ragqa.api.pool import AnswerPool
 from ragqa.feedback import FeedbackStore
 from ragqa.index import chroma_client
 from ragqa.jobs import Job, Jobs
@@ -38,6 +40,8 @@ class Services:
         self._jobs: Jobs | None = None
         self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
+        # the answers' CPU work on a fixed pool, first come first served (`ragqa.api.pool`)
+        self.pool = AnswerPool(settings.answer_workers(), settings.max_queued_answers)
         # (loaded, to load) until the projects to preload are loaded; None once they are
         self.preloading: tuple[int, int] | None = None if _no_preload(settings) else (0, 0)
 
@@ -47,6 +51,12 @@ class Services:
             if self._answerer is None:
                 self._answerer = Answerer(self.settings)
             return self._answerer
+
+    async def ready_answerer(self) -> Answerer:
+        """The answerer, built on a worker thread the first time (it opens the store)."""
+        if self._answerer is not None:
+            return self._answerer
+        return await run_in_threadpool(lambda: self.answerer)
 
     @property
     def feedback(self) -> FeedbackStore:
@@ -96,6 +106,7 @@ class Services:
             self._answerer.forget(job.project)  # answers use the new commit from now on
 
     def close(self) -> None:
+        self.pool.close()
         if self._jobs is not None:
             self._jobs.shutdown()
 
@@ -160,13 +171,13 @@ def _member(token: str, tokens: set[str]) -> bool:
     return any(hmac.compare_digest(token.encode(), known.encode()) for known in tokens)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:  # async: no thread hand-off for a lookup
     found: Services = request.app.state.services
     return found
 
 
 def _guard(scope: Scope) -> object:
-    def check(request: Request) -> str:
+    async def check(request: Request) -> str:  # async: a token compare needs no worker thread
         caller = request.app.state.auth.check(request, scope)
         request.app.state.limiter.take(caller)
         return str(caller)
