@@ -1,5 +1,6 @@
-# ragqa API image: no torch; the bundled MiniLM model and its ONNX graph, built from the weights
-# at image build time so that containers start answering in about a second.
+# ragqa API image: no torch; the bundled MiniLM model and its ONNX graphs (fp32, and the int8 copy that
+# RAGQA_EMBEDDER=local-int8 selects: /opt/ragqa/models is read-only at run time), built at image build
+# time so that containers start answering in about a second.
 FROM python:3.11-slim
 
 RUN apt-get update && apt-get install -y --no-install-recommends git curl \
@@ -15,7 +16,7 @@ COPY ragqa ragqa
 COPY prompts prompts
 RUN pip install --no-cache-dir . \
     && python -c "from pathlib import Path; from ragqa.index.embedders import LocalEmbedder; \
-LocalEmbedder(None, 32, Path('/opt/ragqa/models')).embed_query('build-time ONNX graph')" \
+[LocalEmbedder(None, 32, Path('/opt/ragqa/models'), int8=q).embed_query('build-time ONNX graph') for q in (False, True)]" \
     && chmod -R a+rX /opt/ragqa
 
 ENV RAGQA_STORAGE_DIR=/data \
