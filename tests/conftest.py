@@ -185,9 +185,11 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess
 # first. With `--dist loadscope` a module runs whole on one worker, in this order: a long module
 # started last would run alone while the other worker idles. Order within a module is kept.
 LONGEST_FIRST = (
-    "tests/test_crash_and_server.py", "tests/test_damage.py", "tests/test_cli_server.py",
-    "tests/test_first_hour.py", "tests/test_cli.py", "tests/test_docs.py", "tests/hostile/test_locate.py",
-    "tests/test_lint.py", "tests/test_api.py", "tests/hostile/test_drift.py", "tests/hostile/test_tune.py",
+    "tests/test_first_hour.py", "tests/test_hostile.py", "tests/test_crash_and_server.py",
+    "tests/test_cli_server.py", "tests/test_questions.py", "tests/test_damage.py", "tests/test_docs.py",
+    "tests/hostile/test_locate.py", "tests/hostile/test_drift.py", "tests/test_cli.py", "tests/test_drift.py",
+    "tests/hostile/test_mcp_stdio.py", "tests/hostile/test_tune.py", "tests/test_lint.py",
+    "tests/test_api.py",
 )
 
 
