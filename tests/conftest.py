@@ -112,16 +112,21 @@ The backoff doubles after every failed attempt.
 """
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> GitRepo:
-    """A small repository with code, docs and one commit."""
-    built = GitRepo(tmp_path / "sample")
+def sample_repo(root: Path) -> GitRepo:
+    """The sample repository (code, docs, one commit) built at `root`."""
+    built = GitRepo(root)
     built.write("src/sample/http.py", SAMPLE_PY)
     built.write("docs/guide.md", SAMPLE_MD)
     built.write("README.rst", "Sample\n======\n\nA sample project.\n\nUsage\n-----\n\nImport it.\n")
     built.write("pyproject.toml", '[project]\nname = "sample"\nversion = "1.0"\n')
     built.commit("initial")
     return built
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    """A small repository with code, docs and one commit."""
+    return sample_repo(tmp_path / "sample")
 
 
 @pytest.fixture(scope="module")
@@ -157,19 +162,42 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx")
 
 
+def cli_environment(storage: Path, onnx_dir: Path) -> dict[str, str]:
+    """Environment for running `python -m ragqa` against `storage`: no RAGQA_ setting of the caller."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
+    env.update(RAGQA_STORAGE_DIR=str(storage), RAGQA_ONNX_DIR=str(onnx_dir), HF_HUB_OFFLINE="1")
+    return env
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path, onnx_dir: Path) -> Iterator[dict[str, str]]:
     """Environment for running `python -m ragqa` against a temp storage dir."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RAGQA_")}
-    env.update(RAGQA_STORAGE_DIR=str(tmp_path / "storage"), RAGQA_ONNX_DIR=str(onnx_dir),
-               HF_HUB_OFFLINE="1")
-    yield env
+    yield cli_environment(tmp_path / "storage", onnx_dir)
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real `ragqa` command in a child process."""
     return subprocess.run([sys.executable, "-m", "ragqa", *args], env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+# The modules that cost the most (measured with `--durations`: real processes, servers, kills),
+# first. With `--dist loadscope` a module runs whole on one worker, in this order: a long module
+# started last would run alone while the other worker idles. Order within a module is kept.
+LONGEST_FIRST = (
+    "tests/test_first_hour.py", "tests/test_hostile.py", "tests/test_crash_and_server.py",
+    "tests/test_cli_server.py", "tests/test_questions.py", "tests/test_damage.py", "tests/test_docs.py",
+    "tests/hostile/test_locate.py", "tests/hostile/test_drift.py", "tests/test_cli.py", "tests/test_drift.py",
+    "tests/hostile/test_mcp_stdio.py", "tests/hostile/test_tune.py", "tests/test_lint.py",
+    "tests/test_api.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the longest modules first (a stable sort: every other module keeps its place)."""
+    rank = {path: place for place, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(item.path).relative_to(config.rootpath).as_posix(),
+                                         len(LONGEST_FIRST)))
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli
+from tests.conftest import cli_environment, run_cli, sample_repo
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +35,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def indexed(repo: GitRepo, cli_env: dict[str, str]) -> dict[str, str]:
-    done = run_cli(cli_env, "ingest", repo.url, "--web-url", "https://github.com/acme/sample")
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory, onnx_dir: Path) -> Path:
+    """The sample repository ingested once by the real CLI; each test gets a copy of its storage
+    (a test writes server.json, kills servers and cleans up after them)."""
+    root = tmp_path_factory.mktemp("cli-server")
+    repo = sample_repo(root / "sample")
+    env = cli_environment(root / "storage", onnx_dir)
+    done = run_cli(env, "ingest", repo.url, "--web-url", "https://github.com/acme/sample")
     assert done.returncode == 0, done.stderr
+    return root / "storage"
+
+
+@pytest.fixture
+def indexed(ingested: Path, cli_env: dict[str, str]) -> dict[str, str]:
+    shutil.copytree(ingested, cli_env["RAGQA_STORAGE_DIR"])
     return cli_env
 
 

@@ -255,8 +255,9 @@ def test_serve_logs_one_format_for_uvicorn_the_mcp_sdk_and_ragqa(indexed: Indexe
                     if httpx.get(f"{base}/healthz").status_code == 200:
                         break
                 time.sleep(0.2)
-            httpx.post(f"{base}/mcp", json={}, headers={**AUTH, "Host": "h" * 40_000})
-            httpx.post(f"{base}/ask", json={"question": "x", "project": "ghost"}, headers=AUTH)
+            # a busy machine may take longer than httpx's default 5 s for the first answers
+            httpx.post(f"{base}/mcp", json={}, headers={**AUTH, "Host": "h" * 40_000}, timeout=60)
+            httpx.post(f"{base}/ask", json={"question": "x", "project": "ghost"}, headers=AUTH, timeout=60)
         finally:
             server.terminate()
             server.wait(timeout=30)
