@@ -1,6 +1,6 @@
 """An organisation's scale, synthetic (not a test): 200 projects, 1,000,000 chunks in one storage.
 
-    nice -n 10 python bench/org.py --storage /work/data/org                      # 1M in 200 projects
+    nice -n 10 python bench/org.py --storage ORG_STORAGE                      # 1M in 200 projects
     nice -n 10 python bench/org.py --storage DIR --chunks 100000 --projects 40   # smaller
 
 What it writes is what `ragqa ingest` leaves behind, with generated vectors instead of embedded

@@ -1,6 +1,6 @@
 """Serve the synthetic organisation of `bench/org.py` (not a test): start-up, p50s, RSS, recall.
 
-    nice -n 10 python bench/org_serve.py --storage /work/data/org [--questions 100]
+    nice -n 10 python bench/org_serve.py --storage ORG_STORAGE [--questions 100]
     RAGQA_CHROMA_URL=http://127.0.0.1:8000 python bench/org_serve.py --storage ...   # Chroma server
 
 In one process, with the real `Answerer` (extractive, the bundled model embedding each question):
