@@ -26,6 +26,7 @@ from rich.table import Table
 from ragqa import quick
 from ragqa.errors import RagqaError
 from ragqa.logs import configure as configure_logging
+from ragqa.quick import fail, guarded
 from ragqa.settings import Settings
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ def evaluate(
         _print_report(report)
     failures = evaluation.failures(report.overall, min_hit5, min_mrr)
     if failures:
-        _fail("; ".join(failures))
+        fail("; ".join(failures))
 
 
 def _print_report(report: Report) -> None:
@@ -428,7 +429,7 @@ def check(
         _print_checks(results)
     failed = sum(not result.passed for result in results)
     if failed:
-        _fail(f"{failed} of {len(results)} checks failed")
+        fail(f"{failed} of {len(results)} checks failed")
 
 
 def _answerer(server: str | None, token: str | None) -> Answerer | RemoteAnswerer:
@@ -685,7 +686,7 @@ def remove(
             raise RagqaError(f"`ragqa remove {name}` deletes the project and its index: add --yes to "
                              "confirm (there is no terminal to ask on)")
         if not typer.confirm(f"Delete {name} and everything stored for it?", default=False, err=True):
-            _fail("nothing removed")
+            fail("nothing removed")
     Ingester(settings).remove(name)
     out.print(f"removed {name}", highlight=False, markup=False)
 
@@ -710,20 +711,6 @@ def projects_in(settings: Settings) -> list[dict[str, Any]]:
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 1, never a traceback."""
-    try:
-        app()
-    except RagqaError as error:
-        _fail(str(error))
-    except KeyboardInterrupt:
-        _fail("interrupted", code=130)
-    except Exception as error:  # a bug: still one line, the traceback only on request
-        if os.environ.get("RAGQA_DEBUG"):
-            raise
-        _fail(f"internal error ({type(error).__name__}): {error} (RAGQA_DEBUG=1 shows details)")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    sys.exit(code)
+    guarded(app)
 
 

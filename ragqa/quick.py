@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ragqa.errors import RagqaError
 
@@ -326,7 +326,7 @@ def _fast(argv: list[str]) -> bool:
     place = Place(Path(env["RAGQA_STORAGE_DIR"]) if env.get("RAGQA_STORAGE_DIR") else _found_storage(),
                   env.get("RAGQA_SERVER") or None,
                   first_token(env.get("RAGQA_ASK_TOKENS"), env.get("RAGQA_ADMIN_TOKENS")))
-    _guarded(lambda: _run(argv[0], args, chosen, place, limit))
+    guarded(lambda: _run(argv[0], args, chosen, place, limit))
     return True
 
 
@@ -366,21 +366,22 @@ def _run(command: str, args: argparse.Namespace, chosen: str | list[str] | None,
     print_locations(locations, args.as_json, args.functions)
 
 
-def _guarded(call: Callable[[], None]) -> None:
-    """Errors as the full CLI reports them: one line, exit code 1."""
+def guarded(call: Callable[[], Any]) -> None:
+    """Run `call`; user errors become one line on stderr and exit code 1, never a traceback."""
     try:
         call()
     except RagqaError as error:
-        _fail(str(error))
+        fail(str(error))
     except KeyboardInterrupt:
-        _fail("interrupted", code=130)
+        fail("interrupted", code=130)
     except Exception as error:  # a bug: still one line, the traceback only on request
         if os.environ.get("RAGQA_DEBUG"):
             raise
-        _fail(f"internal error ({type(error).__name__}): {error} (RAGQA_DEBUG=1 shows details)")
+        fail(f"internal error ({type(error).__name__}): {error} (RAGQA_DEBUG=1 shows details)")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print `error: message` on stderr (one line) and exit with `code`."""
     if is_terminal(sys.stderr):
         from rich.console import Console
 

@@ -118,12 +118,12 @@ class Catalogue:
                 data = entry.model_dump_json().encode()
                 crc = zlib.crc32(data)
                 if not (records / name).exists() or zlib.crc32((records / name).read_bytes()) != crc:
-                    _atomic_write(records / name, data)
+                    atomic_write(records / name, data)
                 projects[entry.name] = {"stamp": entry.stamp, "record": name, "crc": crc}
             for path in records.glob("*.json"):
                 if path.name not in {str(entry.get("record")) for entry in projects.values()}:
                     path.unlink(missing_ok=True)
-            _atomic_write(self.root / "catalogue.json", json.dumps(
+            atomic_write(self.root / "catalogue.json", json.dumps(
                 {"format": CATALOGUE_FORMAT, "store": fingerprint, "projects": projects,
                  "heads": heads}).encode())
         except OSError as error:
@@ -134,7 +134,8 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half of one."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import zlib
 from collections.abc import Iterable, Sequence
@@ -35,9 +34,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ragqa.index.catalogue import atomic_write
 from ragqa.index.lexical import CollectionFiles, manifest_key
 from ragqa.index.store import ChunkStore, ChunkStoreSnapshot, StoredChunk
-from ragqa.index.vectors import VectorIndex, unit
+from ragqa.index.vectors import VectorIndex
 
 log = logging.getLogger("ragqa.index")
 SNAPSHOT_FORMAT = "snap-1"
@@ -85,11 +85,7 @@ class ProjectSnapshot:
 
     def nearest(self, vector: Sequence[float], count: int) -> list[tuple[str, float]]:
         """The `count` chunks most similar to `vector` (cosine; stored vectors are normalised)."""
-        if not self.ids:
-            return []
-        rows, similarities = self.search.nearest(unit(vector), count)
-        return [(self.ids[row], float(similarity))
-                for row, similarity in zip(rows, similarities, strict=True)]
+        return self.search.nearest_ids(self.ids, vector, count)
 
 
 @dataclass(frozen=True)
@@ -201,7 +197,7 @@ class SnapshotStore(CollectionFiles):
         """Write the header (the commit point) and remove another stamp's data files."""
         header = {"format": SNAPSHOT_FORMAT, "key": manifest_key(live_ids), "stamp": stamp, "dim": dim,
                   "ids": ids, "sizes": sizes, "crcs": crcs}
-        _atomic_write(files["header"], json.dumps(header, separators=(",", ":")).encode())
+        atomic_write(files["header"], json.dumps(header, separators=(",", ":")).encode())
         for old in files["header"].parent.glob(f"{files['header'].name.split('.', 1)[0]}-*"):
             if old not in files.values():  # another stamp's data (its readers keep their maps)
                 old.unlink(missing_ok=True)
@@ -264,17 +260,6 @@ def _crc(path: Path) -> int:
             crc = zlib.crc32(block, crc)
     return crc
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _describe(error: Exception) -> str:

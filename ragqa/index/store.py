@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from ragqa.chunking import Chunk
 from ragqa.index.lexical import LexicalDoc
-from ragqa.index.vectors import VectorIndex, unit
+from ragqa.index.vectors import VectorIndex
 
 _PAGE = 5_000
 
@@ -163,11 +163,7 @@ class ChunkStoreSnapshot:
 
     def nearest(self, vector: Sequence[float], count: int) -> list[tuple[str, float]]:
         """The `count` chunks most similar to `vector` (cosine; stored vectors are normalised)."""
-        if not self.ids:
-            return []
-        rows, similarities = self.search.nearest(unit(vector), count)
-        return [(self.ids[row], float(similarity))
-                for row, similarity in zip(rows, similarities, strict=True)]
+        return self.search.nearest_ids(self.ids, vector, count)
 
 
 def chunk_metadata(chunk: Chunk, project: str, commit: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ question to every project (`*`) picks the projects worth searching in full
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -65,6 +66,13 @@ class VectorIndex:
         rows = self.candidates(query, max(RESCORED, 4 * count))
         found, similarities = _top(self.vectors[rows] @ query, count)
         return rows[found], similarities
+
+    def nearest_ids(self, ids: Sequence[str], vector: Sequence[float], count: int) -> list[tuple[str, float]]:
+        """The `count` ids (one per row) most similar to `vector`, with their cosine similarity."""
+        if not ids:
+            return []
+        rows, similarities = self.nearest(unit(vector), count)
+        return [(ids[row], float(similarity)) for row, similarity in zip(rows, similarities, strict=True)]
 
     def candidates(self, query: Matrix, count: int) -> npt.NDArray[np.intp]:
         """The `count` rows the projected scan ranks highest (unordered)."""
