@@ -51,6 +51,8 @@ _BEHAVIOUR = re.compile(
     r"^\W*(what (does|do|did|happens|exception|error|errors|exceptions)\b|how (does|do|is|are) "
     r"(?!i\b|we\b|you\b)|when (does|do|is)\b|does\b|do\b|is\b|are\b|if\b|which (exception|error)s?\b)",
     re.IGNORECASE)
+
+
 class Form(StrEnum):
     """The form of answer a question asks for, which sets the answer's lead sentence.
 
